@@ -1,0 +1,82 @@
+#include "coding/coded_tensor.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "sim/text.hpp"
+
+namespace spikesim::coding {
+
+CodedTensor prepare(const neurons::SpikeCounts& counts, const CodingOptions& options, std::string_view what) {
+  const Scheme scheme = options.scheme;
+  if (options.steps && *options.steps < 1) {
+    throw CodingError(cat(what, ": fixed T must be >= 1, got ", *options.steps));
+  }
+  if (options.steps && *options.steps > 30 && is_bitwise(scheme)) {
+    throw CodingError(cat(what, ": fixed T = ", *options.steps, " is beyond the 30 bit planes supported"));
+  }
+  CodedTensor out;
+  out.scheme = scheme;
+  out.rows = counts.rows;
+  out.cols = counts.cols;
+  out.value = counts.count;
+  out.scale = counts.scale;
+  out.zero_point.assign(static_cast<std::size_t>(counts.rows), 0);
+
+  const auto n = static_cast<std::size_t>(counts.cols);
+  if (needs_zero_point(scheme)) {
+    for (std::size_t r = 0; r < out.zero_point.size(); ++r) {
+      std::int32_t lowest = 0;
+      for (std::size_t c = 0; c < n; ++c)
+        lowest = std::min(lowest, out.value[r * n + c]);
+      out.zero_point[r] = -lowest;
+      for (std::size_t c = 0; c < n; ++c)
+        out.value[r * n + c] -= lowest;
+    }
+  }
+
+  std::int64_t lo = 0;
+  std::int64_t hi = 0;
+  for (const std::int32_t v : out.value) {
+    lo = std::min<std::int64_t>(lo, v);
+    hi = std::max<std::int64_t>(hi, v);
+  }
+  out.steps = options.steps.value_or(required_steps(scheme, lo, hi));
+  if (is_bitwise(scheme) && out.steps > 30) {
+    throw CodingError(cat(what, ": largest spike count ", std::max(-lo, hi), " needs T = ", out.steps,
+                          " bit planes, beyond the 30 supported"));
+  }
+  const ValueRange range = representable(scheme, out.steps);
+  if (lo >= range.min && hi <= range.max) return out;
+
+  if (!options.saturate) {
+    const auto bad = std::find_if(out.value.begin(), out.value.end(),
+                                  [&](std::int32_t v) { return v < range.min || v > range.max; });
+    const auto i = static_cast<std::int64_t>(bad - out.value.begin());
+    throw CodingError(cat(what, ": fixed T = ", out.steps, " is too small for ", name(scheme), " value ",
+                          *bad, " at [", i / out.cols, ", ", i % out.cols, "] (needs T >= ",
+                          required_steps(scheme, lo, hi), "); pass --saturate to clip instead"));
+  }
+  for (auto& v : out.value) {
+    const auto clipped = static_cast<std::int32_t>(std::clamp<std::int64_t>(v, range.min, range.max));
+    out.saturated += clipped != v ? 1 : 0;
+    v = clipped;
+  }
+  return out;
+}
+
+neurons::SpikeCounts counts_of(const CodedTensor& coded) {
+  neurons::SpikeCounts out;
+  out.rows = coded.rows;
+  out.cols = coded.cols;
+  out.scale = coded.scale;
+  out.count.resize(coded.value.size());
+  const auto n = static_cast<std::size_t>(coded.cols);
+  for (std::size_t r = 0; r < static_cast<std::size_t>(coded.rows); ++r) {
+    for (std::size_t c = 0; c < n; ++c)
+      out.count[r * n + c] = coded.value[r * n + c] - coded.zero_point[r];
+  }
+  return out;
+}
+
+}  // namespace spikesim::coding

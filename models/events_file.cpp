@@ -1,0 +1,71 @@
+#include "models/events_file.hpp"
+
+#include <algorithm>
+
+#include "models/hdf5_file.hpp"
+#include "sim/text.hpp"
+
+namespace spikesim::models {
+
+void write_events(const std::filesystem::path& file, const std::vector<NamedEvents>& layers,
+                  const std::string& source) {
+  H5Writer h5(file);
+  h5.write_attribute("/", "format", std::string("spikesim-events"));
+  h5.write_attribute("/", "version", std::int64_t{1});
+  h5.write_attribute("/", "source", source);
+  if (!layers.empty())
+    h5.write_attribute("/", "coding", std::string(coding::name(layers.front().events.scheme)));
+  h5.create_group("/layers");
+  for (const NamedEvents& l : layers) {
+    const std::string g = "/layers/" + l.name;
+    const coding::EventStream& e = l.events;
+    h5.create_group(g);
+    h5.write_attribute(g, "index", l.index);
+    h5.write_attribute(g, "steps", std::int64_t{e.steps});
+    h5.write_attribute(g, "rows", e.rows);
+    h5.write_attribute(g, "cols", e.cols);
+    h5.write_attribute(g, "coding", std::string(coding::name(e.scheme)));
+    const auto n = static_cast<std::int64_t>(e.events());
+    h5.write(g + "/step_offset", e.step_offset, {static_cast<std::int64_t>(e.step_offset.size())});
+    h5.write(g + "/neuron", e.neuron, {n});
+    h5.write(g + "/sign", e.sign, {n});
+    h5.write(g + "/scale", e.scale, {e.rows});
+    h5.write(g + "/zero_point", e.zero_point, {e.rows});
+  }
+  h5.commit();
+}
+
+std::vector<NamedEvents> read_events(const std::filesystem::path& file) {
+  const H5Reader h5(file);
+  const std::string& f = h5.file();
+  if (!h5.has_attribute("/", "format") || h5.read_string_attribute("/", "format") != "spikesim-events") {
+    throw ModelError(cat(f, ": not a spikesim event file (root attribute format != \"spikesim-events\")"));
+  }
+  std::vector<NamedEvents> out;
+  for (const std::string& name : h5.children("/layers")) {
+    const std::string g = "/layers/" + name;
+    NamedEvents l;
+    l.name = name;
+    l.index = h5.read_int_attribute(g, "index");
+    coding::EventStream& e = l.events;
+    try {
+      e.scheme = coding::parse_scheme(h5.read_string_attribute(g, "coding"));
+    } catch (const coding::CodingError& err) {
+      throw ModelError(cat(f, ": layer '", name, "': ", err.what()));
+    }
+    e.steps = static_cast<std::int32_t>(h5.read_int_attribute(g, "steps"));
+    e.rows = h5.read_int_attribute(g, "rows");
+    e.cols = h5.read_int_attribute(g, "cols");
+    e.step_offset = h5.read<std::uint64_t>(g + "/step_offset");
+    e.neuron = h5.read<std::uint32_t>(g + "/neuron");
+    e.sign = h5.read<std::int8_t>(g + "/sign");
+    e.scale = h5.read<float>(g + "/scale");
+    e.zero_point = h5.read<std::int32_t>(g + "/zero_point");
+    out.push_back(std::move(l));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const NamedEvents& a, const NamedEvents& b) { return a.index < b.index; });
+  return out;
+}
+
+}  // namespace spikesim::models

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package spikesim needs, skipping those already present.
+# Called by scripts/demo.sh and scripts/test.sh; safe to run again.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config clang-format clang-tidy
+  # C++ libraries
+  libeigen3-dev libboost-graph-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  # python, used only for plots, notebooks, trace export and benchmarks
+  python3-numpy python3-h5py python3-matplotlib
+  python3-nbconvert python3-nbclient python3-ipykernel python3-nbformat
+  # data the project's own default models are trained on / evaluated with
+  dataset-fashion-mnist bible-kjv-text
+)
+if [[ "${SPIKESIM_WITH_BROWSER:-1}" == 1 ]]; then
+  packages+=(chromium)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all packages present"
+fi

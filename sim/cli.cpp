@@ -1,0 +1,97 @@
+#include "sim/cli.hpp"
+
+#include <omp.h>
+
+#include <iostream>
+
+#include "coding/scheme.hpp"
+
+namespace spikesim::sim {
+
+void add_coding_options(CLI::App& cmd, CodingArgs& args) {
+  cmd.add_option("--coding", args.coding, "Spike coding scheme")
+      ->check(CLI::IsMember({"binary", "ternary", "bitwise", "bitwise-unsigned", "bitwise-twos"}))
+      ->capture_default_str();
+  cmd.add_option("--k", args.k, "Adaptive threshold divisor: V_th = mean|x| / k")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--neuron", args.neuron, "Neuron model that turns activations into spike counts")
+      ->check(CLI::IsMember({"adaptive", "lif", "ilif"}))
+      ->capture_default_str();
+  cmd.add_option("--granularity", args.granularity, "Threshold per token row or per whole tensor")
+      ->check(CLI::IsMember({"row", "tensor"}))
+      ->capture_default_str();
+  cmd.add_option("--T", args.steps,
+                 "Fixed number of virtual time steps (default: fewest that fit the tensor)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_flag("--saturate", args.saturate,
+               "Clip counts a fixed --T cannot carry (counted) instead of failing");
+  cmd.add_option("--v-th", args.v_th, "Fixed threshold instead of the adaptive one")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--lif-beta", args.lif_beta, "LIF: membrane kept per step (1 = no leak)")
+      ->capture_default_str();
+  cmd.add_option("--lif-steps", args.lif_steps, "LIF: virtual steps")->capture_default_str();
+  cmd.add_option("--ilif-d", args.ilif_max_count, "I-LIF: largest integer count D")->capture_default_str();
+  cmd.add_option("--engine", args.engine, "Event delivery: fast (batched by presynaptic neuron) or reference")
+      ->check(CLI::IsMember({"fast", "reference"}))
+      ->capture_default_str();
+}
+
+SiteConfig site_config(const CodingArgs& args) {
+  SiteConfig c;
+  c.neuron.kind = neurons::parse_neuron_kind(args.neuron);
+  c.neuron.k = args.k;
+  c.neuron.granularity = neurons::parse_granularity(args.granularity);
+  if (args.v_th > 0.0) c.neuron.v_th = args.v_th;
+  c.neuron.lif_beta = args.lif_beta;
+  c.neuron.lif_steps = args.lif_steps;
+  c.neuron.ilif_max_count = args.ilif_max_count;
+  neurons::validate(c.neuron);
+  c.coding.scheme = coding::parse_scheme(args.coding);
+  if (args.steps > 0) c.coding.steps = args.steps;
+  c.coding.saturate = args.saturate;
+  c.engine = args.engine == "reference" ? Engine::reference : Engine::fast;
+  return c;
+}
+
+void add_hardware_option(CLI::App& cmd, std::vector<std::string>& names) {
+  std::string defaults;
+  for (const auto& n : energy::default_profile_names())
+    defaults += (defaults.empty() ? "" : ", ") + n;
+  cmd.add_option("--hardware", names,
+                 "Hardware profile name (data/hardware/NAME.json) or file; repeatable. Default: " + defaults);
+}
+
+std::vector<energy::HardwareProfile> load_profiles(const std::vector<std::string>& names) {
+  const std::vector<std::string> chosen = names.empty() ? energy::default_profile_names() : names;
+  std::vector<energy::HardwareProfile> out;
+  out.reserve(chosen.size());
+  for (const auto& n : chosen)
+    out.push_back(energy::find_profile(n, energy::data_dir()));
+  return out;
+}
+
+int cli_main(int argc, char** argv) {
+  CLI::App app{"spikesim: spike-coding simulator and neuromorphic energy estimator"};
+  app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "Worker threads (default: all cores); results do not depend on it")
+      ->check(CLI::NonNegativeNumber);
+  Action action;
+  add_run_command(app, action);
+  add_encode_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (threads > 0) omp_set_num_threads(threads);
+  try {
+    return action();
+  } catch (const std::exception& e) {
+    std::cerr << "spikesim: error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace spikesim::sim

@@ -1,0 +1,45 @@
+#pragma once
+// The spikesim command line (CLI11): a thin edge that fills plain config structs and calls the library.
+// Each subcommand lives in its own cmd_*.cpp and registers itself through add_*_command().
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "energy/profile.hpp"
+#include "sim/site.hpp"
+
+namespace spikesim::sim {
+
+// Options every spike-coding command shares.
+struct CodingArgs {
+  std::string coding = "ternary";
+  double k = 3.0;
+  std::string neuron = "adaptive";
+  std::string granularity = "row";
+  std::int32_t steps = 0;  // 0: from the tensor's largest count
+  bool saturate = false;
+  double v_th = 0.0;  // 0: adaptive threshold
+  double lif_beta = 1.0;
+  int lif_steps = 16;
+  int ilif_max_count = 4;
+  std::string engine = "fast";
+};
+
+void add_coding_options(CLI::App& cmd, CodingArgs& args);
+SiteConfig site_config(const CodingArgs& args);
+
+// --hardware NAME|FILE (repeatable); the default profile set when none is given.
+void add_hardware_option(CLI::App& cmd, std::vector<std::string>& names);
+std::vector<energy::HardwareProfile> load_profiles(const std::vector<std::string>& names);
+
+// What a command runs once parsing succeeded. Returns the exit status.
+using Action = std::function<int()>;
+
+void add_run_command(CLI::App& app, Action& action);
+void add_encode_command(CLI::App& app, Action& action);
+
+int cli_main(int argc, char** argv);
+
+}  // namespace spikesim::sim

@@ -1,0 +1,22 @@
+#pragma once
+// One row of a report: a synaptic site (coded or dense) with its shape and counters.
+
+#include <cstdint>
+#include <string>
+
+#include "sim/counters.hpp"
+
+namespace spikesim::sim {
+
+struct LayerRecord {
+  std::string name;
+  std::string kind = "linear";  // linear | conv | dense op kinds added by other paths
+  std::int64_t index = 0;       // execution order
+  std::int64_t in = 0;          // presynaptic neurons per token
+  std::int64_t out = 0;         // postsynaptic neurons per token
+  std::int64_t weights = 0;     // synapses stored
+  bool coded = true;            // false: run densely in the spiking model too
+  SiteCounters counters;
+};
+
+}  // namespace spikesim::sim

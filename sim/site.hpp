@@ -1,0 +1,45 @@
+#pragma once
+// One spike-coded synaptic site: activations -> neurons -> coding -> event-driven delivery, with counters.
+// Shared by every run path (HDF5 traces, LLMs, CNNs): they differ only in where x comes from.
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "coding/coded_tensor.hpp"
+#include "neurons/neuron.hpp"
+#include "sim/counters.hpp"
+#include "sim/linear.hpp"
+
+namespace spikesim::sim {
+
+enum class Engine { fast, reference };
+
+struct SiteConfig {
+  neurons::NeuronConfig neuron;
+  coding::CodingOptions coding;
+  Engine engine = Engine::fast;
+  bool measure_output_error = true;  // also run the site densely on the same x to report output error
+};
+
+// Codes x [tokens][in] and delivers its events into `layer`; writes the event-driven output y [tokens][out]
+// and adds what happened to `counters`. `what` names the tensor in errors (e.g. "trace.h5: layer q input").
+void run_coded_linear(const LinearWeights& layer, std::span<const float> x, std::int64_t tokens,
+                      const SiteConfig& config, std::span<float> y, SiteCounters& counters,
+                      std::string_view what);
+
+// Counters of one coded tensor delivered into a layer whose presynaptic neuron j reaches fanout[j] synapses
+// (fanout_nonzero[j] of them non-zero) and `post_neurons` postsynaptic neurons per token. Closed form over
+// the coded values; equal to counting the encoded event stream (tested).
+SiteCounters count_coded(const coding::CodedTensor& coded, std::span<const std::int64_t> fanout,
+                         std::span<const std::int64_t> fanout_nonzero, std::int64_t post_neurons);
+
+// Adds the fidelity sums of x vs x̂ = count · V_th.
+void add_reconstruction_error(const coding::CodedTensor& coded, std::span<const float> x,
+                              SiteCounters& counters);
+
+// Adds the output error sums of y_spiking vs y_dense.
+void add_output_error(std::span<const float> y_spiking, std::span<const float> y_dense,
+                      SiteCounters& counters);
+
+}  // namespace spikesim::sim
