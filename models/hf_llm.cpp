@@ -54,7 +54,8 @@ std::int32_t token_id(const json& j, const std::string& key, std::int32_t fallba
 std::filesystem::path hf_config_path(const std::filesystem::path& model) {
   std::error_code ec;
   if (std::filesystem::is_directory(model, ec)) {
-    return std::filesystem::exists(model / "config.json", ec) ? model / "config.json" : std::filesystem::path{};
+    return std::filesystem::exists(model / "config.json", ec) ? model / "config.json"
+                                                              : std::filesystem::path{};
   }
   if (model.filename() == "config.json") return model;
   if (model.extension() == ".safetensors" || model.filename() == "model.safetensors.index.json") {
@@ -91,7 +92,8 @@ LlmConfig read_hf_config(const std::filesystem::path& config_json) {
   c.seq_len = get_required<std::int64_t>(j, "max_position_embeddings", file);
   c.head_dim = get_or<std::int64_t>(j, "head_dim", c.n_heads > 0 ? c.dim / c.n_heads : 0, file);
   if (!j.contains("head_dim") && c.n_heads > 0 && c.dim % c.n_heads != 0) {
-    throw ModelError(cat(file, ": hidden_size ", c.dim, " is not a multiple of num_attention_heads ", c.n_heads));
+    throw ModelError(
+        cat(file, ": hidden_size ", c.dim, " is not a multiple of num_attention_heads ", c.n_heads));
   }
   c.norm_eps = get_or<double>(j, "rms_norm_eps", 1e-6, file);
   c.rope_theta = get_or<double>(j, "rope_theta", 10000.0, file);
@@ -106,7 +108,8 @@ LlmConfig read_hf_config(const std::filesystem::path& config_json) {
   const auto act = get_or<std::string>(j, "hidden_act", "silu", file);
   if (act != "silu") throw ModelError(cat(file, ": hidden_act '", act, "' not supported (expected silu)"));
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
-    throw ModelError(cat(file, ": rope_scaling ", j["rope_scaling"].dump(), " not supported (plain RoPE only)"));
+    throw ModelError(
+        cat(file, ": rope_scaling ", j["rope_scaling"].dump(), " not supported (plain RoPE only)"));
   }
   if (get_or<bool>(j, "use_sliding_window", false, file)) {
     throw ModelError(cat(file, ": use_sliding_window = true not supported (full causal attention only)"));
@@ -118,8 +121,9 @@ LlmConfig read_hf_config(const std::filesystem::path& config_json) {
 LlmModel load_hf_llm(const std::filesystem::path& model) {
   const std::filesystem::path config_json = hf_config_path(model);
   if (config_json.empty()) {
-    throw ModelError(cat(model.string(), ": config.json not found beside the checkpoint (a Hugging Face model "
-                                         "needs config.json + model.safetensors)"));
+    throw ModelError(cat(model.string(),
+                         ": config.json not found beside the checkpoint (a Hugging Face model "
+                         "needs config.json + model.safetensors)"));
   }
   LlmModel m;
   m.config = read_hf_config(config_json);
@@ -198,8 +202,9 @@ std::string hf_config_json(const LlmConfig& c, const std::string& dtype) {
     j["attention_bias"] = c.qkv_bias;
     j["mlp_bias"] = c.mlp_bias;
     if (c.qkv_bias != c.o_bias) {
-      throw ModelError("convert: a Llama checkpoint with q/k/v biases but no o bias cannot be written as "
-                       "LlamaForCausalLM (attention_bias covers all four)");
+      throw ModelError(
+          "convert: a Llama checkpoint with q/k/v biases but no o bias cannot be written as "
+          "LlamaForCausalLM (attention_bias covers all four)");
     }
   }
   j["hidden_act"] = "silu";
@@ -227,7 +232,8 @@ std::vector<TensorBytes> hf_tensors(const LlmModel& model, const std::string& dt
       const std::size_t row = spec.shape.size() == 2 ? static_cast<std::size_t>(spec.shape[1]) : 1;
       std::vector<float> p(v.size());
       for (std::size_t r = 0; r < perm.size(); ++r)
-        std::memcpy(p.data() + r * row, v.data() + static_cast<std::size_t>(perm[r]) * row, row * sizeof(float));
+        std::memcpy(p.data() + r * row, v.data() + static_cast<std::size_t>(perm[r]) * row,
+                    row * sizeof(float));
       v = std::move(p);
     }
     TensorBytes t{spec.name, dtype, spec.shape, {}};

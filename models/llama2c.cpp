@@ -31,8 +31,8 @@ LlmModel load_llama2c(const std::filesystem::path& path) {
   const std::string& file = map->path();
   const std::span<const std::byte> bytes = map->bytes();
   if (bytes.size() < header_bytes) {
-    throw ModelError(cat(file, ": truncated llama2.c checkpoint: ", bytes.size(), " bytes, expected at least ",
-                         header_bytes, " for the 7 int32 header fields"));
+    throw ModelError(cat(file, ": truncated llama2.c checkpoint: ", bytes.size(),
+                         " bytes, expected at least ", header_bytes, " for the 7 int32 header fields"));
   }
   std::array<std::int32_t, 7> h{};
   std::memcpy(h.data(), bytes.data(), header_bytes);
@@ -59,15 +59,17 @@ LlmModel load_llama2c(const std::filesystem::path& path) {
   c.rope = RopeStyle::interleaved;
   c.rope_theta = 10000.0;
   c.norm_eps = 1e-5;
-  const std::string header = cat("header {dim ", h[0], ", hidden_dim ", h[1], ", n_layers ", h[2], ", n_heads ",
-                                 h[3], ", n_kv_heads ", h[4], ", vocab_size ", h[5], ", seq_len ", h[6], "}");
+  const std::string header =
+      cat("header {dim ", h[0], ", hidden_dim ", h[1], ", n_layers ", h[2], ", n_heads ", h[3],
+          ", n_kv_heads ", h[4], ", vocab_size ", h[5], ", seq_len ", h[6], "}");
   try {
     validate(c, file);
   } catch (const ModelError& e) {
     throw ModelError(cat(e.what(), " (", header, "; not a llama2.c checkpoint?)"));
   }
   if (c.dim % c.n_heads != 0) {
-    throw ModelError(cat(file, ": dim ", c.dim, " is not a multiple of n_heads ", c.n_heads, " (", header, ")"));
+    throw ModelError(
+        cat(file, ": dim ", c.dim, " is not a multiple of n_heads ", c.n_heads, " (", header, ")"));
   }
 
   // Sizes in floats of each block, in file order.
@@ -93,17 +95,20 @@ LlmModel load_llama2c(const std::filesystem::path& path) {
   std::int64_t expected_floats = 0;
   for (const Block& b : blocks)
     expected_floats += b.floats;
-  const auto expected = static_cast<std::uint64_t>(header_bytes) + 4 * static_cast<std::uint64_t>(expected_floats);
+  const auto expected =
+      static_cast<std::uint64_t>(header_bytes) + 4 * static_cast<std::uint64_t>(expected_floats);
   if (bytes.size() != expected) {
-    throw ModelError(cat(file, ": ", bytes.size() < expected ? "truncated llama2.c checkpoint" : "file size does not match the header",
-                         ": expected ", expected, " bytes for ", header, ", found ", bytes.size(),
-                         bytes.size() < expected ? "" : " (trailing bytes: wrong header or not a version-0 export?)"));
+    throw ModelError(
+        cat(file, ": ",
+            bytes.size() < expected ? "truncated llama2.c checkpoint" : "file size does not match the header",
+            ": expected ", expected, " bytes for ", header, ", found ", bytes.size(),
+            bytes.size() < expected ? "" : " (trailing bytes: wrong header or not a version-0 export?)"));
   }
 
   m.network.source = file;
   m.network.storage.push_back(map);
   const auto* base = reinterpret_cast<const float*>(bytes.data() + header_bytes);  // NOLINT
-  std::int64_t offset = 0;  // floats
+  std::int64_t offset = 0;                                                         // floats
   auto view = [&](const std::string& name, std::vector<std::int64_t> shape) {
     Tensor t;
     t.name = name;

@@ -11,8 +11,8 @@ std::string_view name(RopeStyle style) {
 
 std::int64_t LlmConfig::parameter_count() const {
   const std::int64_t attn = dim * q_dim() + 2 * dim * kv_dim() + q_dim() * dim;
-  const std::int64_t biases = (qkv_bias ? q_dim() + 2 * kv_dim() : 0) + (o_bias ? dim : 0) +
-                              (mlp_bias ? 2 * hidden_dim + dim : 0);
+  const std::int64_t biases =
+      (qkv_bias ? q_dim() + 2 * kv_dim() : 0) + (o_bias ? dim : 0) + (mlp_bias ? 2 * hidden_dim + dim : 0);
   const std::int64_t layer = attn + 3 * dim * hidden_dim + 2 * dim + biases;
   return vocab_size * dim * (tied_classifier ? 1 : 2) + n_layers * layer + dim;
 }
@@ -33,7 +33,8 @@ void validate(const LlmConfig& c, const std::string& file) {
     throw ModelError(cat(file, ": n_heads ", c.n_heads, " is not a multiple of n_kv_heads ", c.n_kv_heads));
   }
   if (c.head_dim % 2 != 0) throw ModelError(cat(file, ": head_dim ", c.head_dim, " must be even for RoPE"));
-  if (!(c.rope_theta > 0.0)) throw ModelError(cat(file, ": rope_theta must be positive, found ", c.rope_theta));
+  if (!(c.rope_theta > 0.0))
+    throw ModelError(cat(file, ": rope_theta must be positive, found ", c.rope_theta));
   if (!(c.norm_eps >= 0.0)) throw ModelError(cat(file, ": rms_norm_eps must be >= 0, found ", c.norm_eps));
   if (c.vocab_size > (std::int64_t{1} << 31) - 1) throw ModelError(cat(file, ": vocab_size too large"));
 }

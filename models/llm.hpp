@@ -36,7 +36,7 @@ struct LlmConfig {
   std::int64_t n_kv_heads = 0;  // key/value heads (grouped-query attention when < n_heads)
   std::int64_t head_dim = 0;    // features per head (dim / n_heads unless the config says otherwise)
   std::int64_t vocab_size = 0;
-  std::int64_t seq_len = 0;     // longest context (max_position_embeddings)
+  std::int64_t seq_len = 0;  // longest context (max_position_embeddings)
   double rope_theta = 10000.0;
   double norm_eps = 1e-5;
   bool tied_classifier = true;  // lm_head shares the embedding table
@@ -63,7 +63,8 @@ struct LlmModel {
 
 // Hugging Face tensor names for layer `layer` (role: "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
 // "up_proj", "down_proj" with kind "weight" / "bias"; "input_layernorm", "post_attention_layernorm").
-std::string layer_tensor_name(std::int64_t layer, const std::string& role, const std::string& kind = "weight");
+std::string layer_tensor_name(std::int64_t layer, const std::string& role,
+                              const std::string& kind = "weight");
 inline constexpr const char* embed_tensor_name = "model.embed_tokens.weight";
 inline constexpr const char* final_norm_tensor_name = "model.norm.weight";
 inline constexpr const char* lm_head_tensor_name = "lm_head.weight";

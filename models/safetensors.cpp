@@ -16,9 +16,8 @@ namespace {
 // Element size of every dtype the safetensors format defines (0 for unknown names).
 std::size_t dtype_bytes(const std::string& dtype) {
   static const std::map<std::string, std::size_t> sizes{
-      {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"I16", 2}, {"U16", 2},
-      {"F16", 2},  {"BF16", 2}, {"I32", 4}, {"U32", 4},     {"F32", 4},     {"F64", 8}, {"I64", 8},
-      {"U64", 8}};
+      {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"I16", 2}, {"U16", 2}, {"F16", 2},
+      {"BF16", 2}, {"I32", 4}, {"U32", 4}, {"F32", 4},     {"F64", 8},     {"I64", 8}, {"U64", 8}};
   const auto it = sizes.find(dtype);
   return it == sizes.end() ? 0 : it->second;
 }
@@ -47,14 +46,14 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
   for (std::size_t i = 0; i < 8; ++i)
     header_len |= static_cast<std::uint64_t>(std::to_integer<std::uint8_t>(bytes[i])) << (8 * i);
   if (header_len > bytes.size() - 8) {
-    throw ModelError(cat(file, ": safetensors header length ", header_len, " exceeds the file (", bytes.size(),
-                         " bytes): truncated or not a safetensors file"));
+    throw ModelError(cat(file, ": safetensors header length ", header_len, " exceeds the file (",
+                         bytes.size(), " bytes): truncated or not a safetensors file"));
   }
   const std::uint64_t data_start = 8 + header_len;
   const std::uint64_t data_size = bytes.size() - data_start;
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(reinterpret_cast<const char*>(bytes.data() + 8),  // NOLINT
+    header = nlohmann::json::parse(reinterpret_cast<const char*>(bytes.data() + 8),            // NOLINT
                                    reinterpret_cast<const char*>(bytes.data() + data_start));  // NOLINT
   } catch (const nlohmann::json::exception& e) {
     throw ModelError(cat(file, ": safetensors header is not valid JSON (", e.what(), ")"));
@@ -102,14 +101,16 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
     }
     if (e.end - e.begin != numel * elem) {
       throw ModelError(cat(what, ": data_offsets [", e.begin, ", ", e.end, "] hold ", e.end - e.begin,
-                           " bytes but shape ", shape_str(e.shape), " of ", e.dtype, " needs ", numel * elem));
+                           " bytes but shape ", shape_str(e.shape), " of ", e.dtype, " needs ",
+                           numel * elem));
     }
   }
   std::vector<const Entry*> by_offset;
   for (const Entry& e : entries)
     by_offset.push_back(&e);
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](const Entry* a, const Entry* b) { return std::tie(a->begin, a->end) < std::tie(b->begin, b->end); });
+  std::sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
+    return std::tie(a->begin, a->end) < std::tie(b->begin, b->end);
+  });
   for (std::size_t i = 1; i < by_offset.size(); ++i) {
     const Entry& a = *by_offset[i - 1];
     const Entry& b = *by_offset[i];
@@ -160,10 +161,12 @@ std::string safetensors_bytes(const std::vector<TensorBytes>& tensors,
     for (const auto d : t.shape)
       numel *= static_cast<std::uint64_t>(d);
     if (dtype_bytes(t.dtype) * numel != t.bytes.size()) {
-      throw ModelError(cat("safetensors writer: tensor '", t.name, "' has ", t.bytes.size(), " bytes but shape ",
-                           shape_str(t.shape), " of ", t.dtype, " needs ", dtype_bytes(t.dtype) * numel));
+      throw ModelError(cat("safetensors writer: tensor '", t.name, "' has ", t.bytes.size(),
+                           " bytes but shape ", shape_str(t.shape), " of ", t.dtype, " needs ",
+                           dtype_bytes(t.dtype) * numel));
     }
-    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes.size()}}};
+    header[t.name] = {
+        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes.size()}}};
     offset += t.bytes.size();
   }
   std::string json = header.dump();
@@ -191,10 +194,10 @@ std::uint16_t float_to_half(float value) {
   const auto sign = static_cast<std::uint16_t>((bits >> 16U) & 0x8000U);
   const std::uint32_t abs = bits & 0x7FFFFFFFU;
   if (abs > 0x7F800000U) return static_cast<std::uint16_t>(sign | 0x7E00U);  // NaN
-  if (abs >= 0x47800000U) {                                                   // >= 65536 (after rounding: inf)
+  if (abs >= 0x47800000U) {                                                  // >= 65536 (after rounding: inf)
     return static_cast<std::uint16_t>(sign | 0x7C00U);
   }
-  if (abs < 0x38800000U) {  // below the smallest normal half (2^-14): subnormal or zero
+  if (abs < 0x38800000U) {               // below the smallest normal half (2^-14): subnormal or zero
     if (abs < 0x33000000U) return sign;  // < 2^-25 rounds to zero
     const std::uint32_t exp = abs >> 23U;
     const std::uint32_t mant = (abs & 0x7FFFFFU) | 0x800000U;

@@ -24,8 +24,8 @@ namespace spikesim::models {
 struct SafetensorsFile {
   std::string file;
   std::map<std::string, Tensor> tensors;
-  std::map<std::string, std::string> unsupported;  // tensor name -> dtype spikesim does not read (e.g. I64)
-  std::map<std::string, std::string> metadata;     // __metadata__
+  std::map<std::string, std::string> unsupported;    // tensor name -> dtype spikesim does not read (e.g. I64)
+  std::map<std::string, std::string> metadata;       // __metadata__
   std::vector<std::shared_ptr<const void>> storage;  // the map, and copies of unaligned tensors
 };
 

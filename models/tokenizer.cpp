@@ -51,7 +51,8 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path, std::int64_t vocab_
   };
   read(&t.max_token_length_, 4, "max_token_length");
   if (t.max_token_length_ <= 0) {
-    throw ModelError(cat(t.file_, ": max_token_length ", t.max_token_length_, " (not a llama2.c tokenizer?)"));
+    throw ModelError(
+        cat(t.file_, ": max_token_length ", t.max_token_length_, " (not a llama2.c tokenizer?)"));
   }
   // Count the pieces the file holds, so a mismatch names both numbers.
   while (pos < b.size()) {
@@ -69,8 +70,9 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path, std::int64_t vocab_
     t.scores_.push_back(score);
   }
   if (static_cast<std::int64_t>(t.pieces_.size()) != vocab_size) {
-    throw ModelError(cat(t.file_, ": tokenizer holds ", t.pieces_.size(), " pieces but the model's vocab_size is ",
-                         vocab_size, " (tokenizer of another model?)"));
+    throw ModelError(cat(t.file_, ": tokenizer holds ", t.pieces_.size(),
+                         " pieces but the model's vocab_size is ", vocab_size,
+                         " (tokenizer of another model?)"));
   }
   for (std::size_t i = 0; i < t.pieces_.size(); ++i)
     t.ids_.emplace(t.pieces_[i], static_cast<std::int32_t>(i));

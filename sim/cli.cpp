@@ -62,9 +62,11 @@ void add_llm_text_options(CLI::App& cmd, std::string& tokenizer, std::string& pr
   cmd.add_option("--prompt", prompt, "LLM: text to run (BOS + llama2.c BPE)");
   cmd.add_option("--text-file", text_file, "LLM: file with the text to run (its final newline dropped)")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--tokens", tokens_file, "LLM: file of token ids (whitespace or comma separated) instead of text")
+  cmd.add_option("--tokens", tokens_file,
+                 "LLM: file of token ids (whitespace or comma separated) instead of text")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--max-tokens", max_tokens, "LLM: keep only the first N tokens")->check(CLI::NonNegativeNumber);
+  cmd.add_option("--max-tokens", max_tokens, "LLM: keep only the first N tokens")
+      ->check(CLI::NonNegativeNumber);
 }
 
 void add_hardware_option(CLI::App& cmd, std::vector<std::string>& names) {

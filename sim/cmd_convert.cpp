@@ -32,9 +32,9 @@ int convert(const ConvertArgs& a) {
   std::vector<std::pair<std::string, std::string>> files;
   files.emplace_back("config.json", models::hf_config_json(model.config, dtype));
   files.emplace_back("model.safetensors",
-                     models::safetensors_bytes(models::hf_tensors(model, dtype),
-                                               {{"format", "pt"}, {"converted_by", "spikesim convert"},
-                                                {"source", a.model}}));
+                     models::safetensors_bytes(
+                         models::hf_tensors(model, dtype),
+                         {{"format", "pt"}, {"converted_by", "spikesim convert"}, {"source", a.model}}));
   if (tokenizer) {
     std::ifstream in(tokenizer->file(), std::ios::binary);
     std::ostringstream bytes;
@@ -55,8 +55,10 @@ int convert(const ConvertArgs& a) {
 void add_convert_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<ConvertArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "convert", "Convert an LLM checkpoint (llama2.c .bin or safetensors) to config.json + model.safetensors");
-  cmd->add_option("--model", args->model, "llama2.c .bin checkpoint, or a directory / .safetensors with config.json")
+      "convert",
+      "Convert an LLM checkpoint (llama2.c .bin or safetensors) to config.json + model.safetensors");
+  cmd->add_option("--model", args->model,
+                  "llama2.c .bin checkpoint, or a directory / .safetensors with config.json")
       ->required()
       ->check(CLI::ExistingPath);
   cmd->add_option("--tokenizer", args->tokenizer,

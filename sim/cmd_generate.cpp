@@ -43,7 +43,8 @@ int generate(const GenerateArgs& a) {
     prompt = {model.config.bos_id};
   } else {
     throw std::invalid_argument(
-        "no tokenizer for --prompt: pass --tokenizer FILE, put tokenizer.bin beside the model, or use --tokens");
+        "no tokenizer for --prompt: pass --tokenizer FILE, put tokenizer.bin beside the model, or use "
+        "--tokens");
   }
 
   const LlmPlan plan = lower_llm(model);
@@ -83,7 +84,8 @@ int generate(const GenerateArgs& a) {
   }
   if (!a.quiet) {
     std::cerr << "spikesim generate: " << tokens.size() - prompt.size() << " tokens, "
-              << (a.spiking ? cat("spiking (", llm_sites_string(sites), ", ", a.coding.coding, ", k ", a.coding.k, ")")
+              << (a.spiking ? cat("spiking (", llm_sites_string(sites), ", ", a.coding.coding, ", k ",
+                                  a.coding.k, ")")
                             : std::string("dense"))
               << (a.out.empty() ? "" : " -> " + a.out + "/report.json") << "\n";
   }
@@ -94,11 +96,14 @@ int generate(const GenerateArgs& a) {
 
 void add_generate_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<GenerateArgs>();
-  CLI::App* cmd = app.add_subcommand("generate", "Greedy text generation from an LLM checkpoint, dense or spiking");
-  cmd->add_option("--model", args->model, "llama2.c .bin checkpoint, or a directory / .safetensors with config.json")
+  CLI::App* cmd =
+      app.add_subcommand("generate", "Greedy text generation from an LLM checkpoint, dense or spiking");
+  cmd->add_option("--model", args->model,
+                  "llama2.c .bin checkpoint, or a directory / .safetensors with config.json")
       ->required()
       ->check(CLI::ExistingPath);
-  cmd->add_option("--tokenizer", args->tokenizer, "llama2.c tokenizer .bin (default: tokenizer.bin beside the model)")
+  cmd->add_option("--tokenizer", args->tokenizer,
+                  "llama2.c tokenizer .bin (default: tokenizer.bin beside the model)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--prompt", args->prompt, "Text to continue (default: from BOS alone)");
   cmd->add_option("--tokens", args->tokens_file, "File of prompt token ids instead of --prompt")

@@ -46,8 +46,9 @@ int run(const RunArgs& a) {
     if (report.extra.contains("fidelity")) {
       const Json& f = report.extra["fidelity"];
       std::cout << "fidelity over " << f["positions"] << " positions: top-1 agreement "
-                << f["top1_agreement"].get<double>() << ", KL(dense||spiking) " << f["mean_kl_nats"].get<double>()
-                << " nats, perplexity dense " << f["perplexity_dense"].get<double>() << " / spiking "
+                << f["top1_agreement"].get<double>() << ", KL(dense||spiking) "
+                << f["mean_kl_nats"].get<double>() << " nats, perplexity dense "
+                << f["perplexity_dense"].get<double>() << " / spiking "
                 << f["perplexity_spiking"].get<double>() << "\n";
     }
   }
@@ -59,19 +60,22 @@ int run(const RunArgs& a) {
 void add_run_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("run", "Spike-code a network, count operations and estimate energy");
-  cmd->add_option("--model,--trace", args->model,
-                  "Model to run: HDF5 activation trace (README: trace format), llama2.c .bin checkpoint, or a "
-                  "directory / .safetensors file with config.json (LlamaForCausalLM, Qwen2ForCausalLM)")
+  cmd->add_option(
+         "--model,--trace", args->model,
+         "Model to run: HDF5 activation trace (README: trace format), llama2.c .bin checkpoint, or a "
+         "directory / .safetensors file with config.json (LlamaForCausalLM, Qwen2ForCausalLM)")
       ->required()
       ->check(CLI::ExistingPath);
   cmd->add_option("--out", args->out, "Output directory for report.json and layers.csv")->required();
   cmd->add_flag("--quiet,-q", args->quiet, "Print nothing on success");
   add_coding_options(*cmd, args->coding);
   add_hardware_option(*cmd, args->hardware);
-  add_llm_text_options(*cmd, args->tokenizer, args->prompt, args->text_file, args->tokens_file, args->max_tokens);
-  cmd->add_option("--sites", args->sites,
-                  "LLM: coded sites per layer, comma-separated: qkv (q|k|v input), o, gateup (gate|up input), "
-                  "down; or all, none")
+  add_llm_text_options(*cmd, args->tokenizer, args->prompt, args->text_file, args->tokens_file,
+                       args->max_tokens);
+  cmd->add_option(
+         "--sites", args->sites,
+         "LLM: coded sites per layer, comma-separated: qkv (q|k|v input), o, gateup (gate|up input), "
+         "down; or all, none")
       ->capture_default_str();
   cmd->callback([args, &action] { action = [args] { return run(*args); }; });
 }

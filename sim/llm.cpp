@@ -12,7 +12,8 @@
 namespace spikesim::sim {
 
 std::string_view name(LlmSite site) {
-  static constexpr std::array<std::string_view, llm_site_count> names{"attn_in", "attn_out", "mlp_in", "mlp_out"};
+  static constexpr std::array<std::string_view, llm_site_count> names{"attn_in", "attn_out", "mlp_in",
+                                                                      "mlp_out"};
   return names.at(static_cast<std::size_t>(site));
 }
 
@@ -37,8 +38,8 @@ LlmSites parse_llm_sites(std::string_view list) {
       }
     }
     if (!found) {
-      throw std::invalid_argument(
-          cat("unknown LLM site '", item, "' in --sites '", list, "' (valid: qkv, o, gateup, down, all, none)"));
+      throw std::invalid_argument(cat("unknown LLM site '", item, "' in --sites '", list,
+                                      "' (valid: qkv, o, gateup, down, all, none)"));
     }
     start = end + 1;
   }
@@ -118,7 +119,9 @@ class FloatValues {
     models::check_finite(view_, t.shape, file, "tensor '" + t.name + "'");
   }
   [[nodiscard]] std::span<const float> values() const { return view_; }
-  std::vector<float> take() { return owned_.empty() ? std::vector<float>(view_.begin(), view_.end()) : std::move(owned_); }
+  std::vector<float> take() {
+    return owned_.empty() ? std::vector<float>(view_.begin(), view_.end()) : std::move(owned_);
+  }
 
  private:
   std::vector<float> owned_;
@@ -252,7 +255,8 @@ LlmPlan lower_llm(const models::LlmModel& model) {
   plan.rope_cos.resize(seq * half);
   plan.rope_sin.resize(seq * half);
   for (std::size_t i = 0; i < half; ++i) {
-    const double freq = std::pow(c.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim));
+    const double freq =
+        std::pow(c.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim));
     for (std::size_t t = 0; t < seq; ++t) {
       const double angle = static_cast<double>(t) * freq;
       plan.rope_cos[t * half + i] = std::cos(angle);
@@ -263,7 +267,8 @@ LlmPlan lower_llm(const models::LlmModel& model) {
 }
 
 LlmState::LlmState(const LlmPlan& plan)
-    : key(plan.layers.size(), std::vector<float>(static_cast<std::size_t>(plan.config.seq_len * plan.config.kv_dim()))),
+    : key(plan.layers.size(),
+          std::vector<float>(static_cast<std::size_t>(plan.config.seq_len * plan.config.kv_dim()))),
       value(plan.layers.size(),
             std::vector<float>(static_cast<std::size_t>(plan.config.seq_len * plan.config.kv_dim()))) {}
 
@@ -284,7 +289,8 @@ enum LayerRow : std::size_t {
   row_swiglu = 7,
   row_mlp_out = 8,
 };
-constexpr std::array<std::size_t, llm_site_count> site_row{row_attn_in, row_attn_out, row_mlp_in, row_mlp_out};
+constexpr std::array<std::size_t, llm_site_count> site_row{row_attn_in, row_attn_out, row_mlp_in,
+                                                           row_mlp_out};
 
 std::size_t layer_row(std::size_t layer, std::size_t row) {
   return 1 + layer * records_per_layer + row;
@@ -313,7 +319,8 @@ std::vector<LayerRecord> llm_records(const LlmPlan& plan, const LlmSites& coded)
     const auto& site = plan.layers[l].site;
     auto add_site = [&](LlmSite s) {
       const LinearWeights& w = site.at(static_cast<std::size_t>(s));
-      add(p + std::string(name(s)), "linear", w.in, w.out, w.weight_count(), coded.at(static_cast<std::size_t>(s)));
+      add(p + std::string(name(s)), "linear", w.in, w.out, w.weight_count(),
+          coded.at(static_cast<std::size_t>(s)));
     };
     add(p + "attn_norm", "rmsnorm", c.dim, c.dim, c.dim, false);
     add_site(LlmSite::attn_in);
@@ -387,8 +394,8 @@ void check_tokens(const LlmPlan& plan, const LlmState& state, std::span<const st
   }
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     if (tokens[i] < 0 || tokens[i] >= c.vocab_size) {
-      throw std::invalid_argument(
-          cat(plan.source, ": token ", i, " has id ", tokens[i], ", outside the vocabulary [0, ", c.vocab_size, ")"));
+      throw std::invalid_argument(cat(plan.source, ": token ", i, " has id ", tokens[i],
+                                      ", outside the vocabulary [0, ", c.vocab_size, ")"));
     }
   }
 }
@@ -396,7 +403,8 @@ void check_tokens(const LlmPlan& plan, const LlmState& state, std::span<const st
 }  // namespace
 
 void llm_forward(const LlmPlan& plan, const LlmRunConfig& config, LlmState& state,
-                 std::span<const std::int32_t> tokens, std::span<float> logits, std::vector<LayerRecord>* records) {
+                 std::span<const std::int32_t> tokens, std::span<float> logits,
+                 std::vector<LayerRecord>* records) {
   check_tokens(plan, state, tokens);
   const models::LlmConfig& c = plan.config;
   const auto n = static_cast<std::int64_t>(tokens.size());
@@ -419,13 +427,13 @@ void llm_forward(const LlmPlan& plan, const LlmRunConfig& config, LlmState& stat
   auto rec = [records](std::size_t i) { return records != nullptr ? &(*records)[i] : nullptr; };
   SiteCounters scratch;  // counters of coded sites when no records are kept
 
-  std::vector<float> x(un * dim);         // [n][dim] residual stream
-  std::vector<float> xn(un * dim);        // [n][dim] normalised
-  std::vector<float> qkv(un * qkv_dim);   // [n][q_dim | kv_dim | kv_dim]
-  std::vector<float> att(un * q_dim);     // [n][q_dim] attention output
-  std::vector<float> proj(un * dim);      // [n][dim] o_proj / down_proj output
-  std::vector<float> gu(un * 2 * hidden); // [n][gate hidden | up hidden]
-  std::vector<float> act(un * hidden);    // [n][hidden] silu(gate) * up
+  std::vector<float> x(un * dim);          // [n][dim] residual stream
+  std::vector<float> xn(un * dim);         // [n][dim] normalised
+  std::vector<float> qkv(un * qkv_dim);    // [n][q_dim | kv_dim | kv_dim]
+  std::vector<float> att(un * q_dim);      // [n][q_dim] attention output
+  std::vector<float> proj(un * dim);       // [n][dim] o_proj / down_proj output
+  std::vector<float> gu(un * 2 * hidden);  // [n][gate hidden | up hidden]
+  std::vector<float> act(un * hidden);     // [n][hidden] silu(gate) * up
 
   for (std::size_t i = 0; i < un; ++i) {
     const float* e = plan.embedding.data() + static_cast<std::size_t>(tokens[i]) * dim;
@@ -441,7 +449,8 @@ void llm_forward(const LlmPlan& plan, const LlmRunConfig& config, LlmState& stat
                        cat(plan.source, ": ", w.name, " input"));
     } else {
       dense_forward(w, in, n, out);
-      count_dense(r, n, static_cast<std::uint64_t>(n * w.in * w.out), static_cast<std::uint64_t>(w.in * w.out));
+      count_dense(r, n, static_cast<std::uint64_t>(n * w.in * w.out),
+                  static_cast<std::uint64_t>(w.in * w.out));
       if (r != nullptr && !w.bias.empty()) r->counters.bias_adds += static_cast<std::uint64_t>(n * w.out);
     }
   };
@@ -546,8 +555,8 @@ void llm_forward(const LlmPlan& plan, const LlmRunConfig& config, LlmState& stat
 }
 
 std::vector<std::int32_t> llm_generate(const LlmPlan& plan, const LlmRunConfig& config,
-                                       std::span<const std::int32_t> prompt, std::int64_t steps, bool stop_at_eos,
-                                       std::vector<LayerRecord>* records) {
+                                       std::span<const std::int32_t> prompt, std::int64_t steps,
+                                       bool stop_at_eos, std::vector<LayerRecord>* records) {
   if (prompt.empty()) throw std::invalid_argument("llm_generate: empty prompt (start with BOS)");
   const auto vocab = static_cast<std::size_t>(plan.config.vocab_size);
   std::vector<std::int32_t> tokens(prompt.begin(), prompt.end());

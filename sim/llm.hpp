@@ -46,8 +46,8 @@ inline constexpr LlmSites spikingbrain_sites{true, true, true, false};
 
 struct LlmPlan {
   struct Layer {
-    std::vector<float> attn_norm;                 // [dim]
-    std::vector<float> mlp_norm;                  // [dim]
+    std::vector<float> attn_norm;                    // [dim]
+    std::vector<float> mlp_norm;                     // [dim]
     std::array<LinearWeights, llm_site_count> site;  // by LlmSite
   };
   models::LlmConfig config;

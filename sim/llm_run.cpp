@@ -28,12 +28,14 @@ bool is_llama2c_checkpoint(const std::filesystem::path& model) {
 models::LlmModel load_llm(const std::filesystem::path& model) {
   if (is_hf_checkpoint(model)) return models::load_hf_llm(model);
   if (is_llama2c_checkpoint(model)) return models::load_llama2c(model);
-  throw models::ModelError(cat(model.string(), ": not an LLM checkpoint (expected a llama2.c .bin, or a directory / "
-                                               ".safetensors with config.json)"));
+  throw models::ModelError(cat(model.string(),
+                               ": not an LLM checkpoint (expected a llama2.c .bin, or a directory / "
+                               ".safetensors with config.json)"));
 }
 
 std::optional<models::Tokenizer> load_llm_tokenizer(const std::filesystem::path& model,
-                                                    const std::string& explicit_file, std::int64_t vocab_size) {
+                                                    const std::string& explicit_file,
+                                                    std::int64_t vocab_size) {
   if (!explicit_file.empty()) return models::Tokenizer::load(explicit_file, vocab_size);
   std::error_code ec;
   const std::filesystem::path dir = std::filesystem::is_directory(model, ec) ? model : model.parent_path();
@@ -78,9 +80,11 @@ std::vector<std::int32_t> read_token_ids(const std::string& file) {
 
 LlmTokens llm_tokens(const LlmText& text, const std::optional<models::Tokenizer>& tokenizer,
                      const models::LlmConfig& config) {
-  const int given = (text.prompt.empty() ? 0 : 1) + (text.text_file.empty() ? 0 : 1) + (text.tokens_file.empty() ? 0 : 1);
+  const int given =
+      (text.prompt.empty() ? 0 : 1) + (text.text_file.empty() ? 0 : 1) + (text.tokens_file.empty() ? 0 : 1);
   if (given != 1) {
-    throw std::invalid_argument("an LLM run needs exactly one of --prompt TEXT, --text-file FILE, --tokens FILE");
+    throw std::invalid_argument(
+        "an LLM run needs exactly one of --prompt TEXT, --text-file FILE, --tokens FILE");
   }
   LlmTokens out;
   if (!text.tokens_file.empty()) {
@@ -89,14 +93,16 @@ LlmTokens llm_tokens(const LlmText& text, const std::optional<models::Tokenizer>
   } else {
     if (!tokenizer) {
       throw std::invalid_argument(
-          "no tokenizer for the text: pass --tokenizer FILE (llama2.c tokenizer .bin), put tokenizer.bin beside the "
+          "no tokenizer for the text: pass --tokenizer FILE (llama2.c tokenizer .bin), put tokenizer.bin "
+          "beside the "
           "model, or give token ids with --tokens FILE");
     }
     std::string s = text.prompt;
     out.source = "prompt";
     if (!text.text_file.empty()) {
       s = read_text_file(text.text_file);
-      if (!s.empty() && s.back() == '\n') s.pop_back();  // a text file's final newline is not part of the text
+      if (!s.empty() && s.back() == '\n')
+        s.pop_back();  // a text file's final newline is not part of the text
       out.source = text.text_file;
     }
     out.ids = tokenizer->encode(s, true, false);
@@ -105,19 +111,20 @@ LlmTokens llm_tokens(const LlmText& text, const std::optional<models::Tokenizer>
     out.ids.resize(static_cast<std::size_t>(text.max_tokens));
   }
   if (static_cast<std::int64_t>(out.ids.size()) > config.seq_len) {
-    throw std::invalid_argument(cat(out.source, ": ", out.ids.size(), " tokens exceed the model's context of ",
-                                    config.seq_len, " (use --max-tokens ", config.seq_len, " to keep the first ",
-                                    config.seq_len, ")"));
+    throw std::invalid_argument(
+        cat(out.source, ": ", out.ids.size(), " tokens exceed the model's context of ", config.seq_len,
+            " (use --max-tokens ", config.seq_len, " to keep the first ", config.seq_len, ")"));
   }
   if (out.ids.size() < 2) {
-    throw std::invalid_argument(cat(out.source, ": ", out.ids.size(),
-                                    " token(s); teacher-forced fidelity needs at least 2 (BOS and one more)"));
+    throw std::invalid_argument(
+        cat(out.source, ": ", out.ids.size(),
+            " token(s); teacher-forced fidelity needs at least 2 (BOS and one more)"));
   }
   return out;
 }
 
-Fidelity fidelity(std::span<const float> dense, std::span<const float> spiking, std::span<const std::int32_t> tokens,
-                  std::int64_t vocab) {
+Fidelity fidelity(std::span<const float> dense, std::span<const float> spiking,
+                  std::span<const std::int32_t> tokens, std::int64_t vocab) {
   Fidelity f;
   const auto v = static_cast<std::size_t>(vocab);
   const std::size_t n = tokens.size();
@@ -180,22 +187,23 @@ Fidelity fidelity(std::span<const float> dense, std::span<const float> spiking, 
 }
 
 Json fidelity_json(const Fidelity& f) {
-  return Json{{"positions", f.positions},
-              {"top1_agreement", f.top1_agreement},
-              {"mean_kl_nats", f.mean_kl_nats},
-              {"max_kl_nats", f.max_kl_nats},
-              {"perplexity_dense", f.perplexity_dense},
-              {"perplexity_spiking", f.perplexity_spiking},
-              {"top1_accuracy_dense", f.top1_accuracy_dense},
-              {"top1_accuracy_spiking", f.top1_accuracy_spiking},
-              {"logits_rel_error", f.logits_rel_error},
-              {"definitions",
-               {{"positions", "teacher-forced positions 0..n-2, each predicting the next token of the text"},
-                {"top1_agreement", "share of positions where dense and spiking argmax agree"},
-                {"mean_kl_nats", "mean over positions of KL(dense || spiking) of the next-token distributions"},
-                {"perplexity", "exp(mean negative log-likelihood of the text's next tokens)"},
-                {"top1_accuracy", "share of positions whose argmax is the text's next token"},
-                {"logits_rel_error", "||logits_spiking - logits_dense|| / ||logits_dense|| over all positions"}}}};
+  return Json{
+      {"positions", f.positions},
+      {"top1_agreement", f.top1_agreement},
+      {"mean_kl_nats", f.mean_kl_nats},
+      {"max_kl_nats", f.max_kl_nats},
+      {"perplexity_dense", f.perplexity_dense},
+      {"perplexity_spiking", f.perplexity_spiking},
+      {"top1_accuracy_dense", f.top1_accuracy_dense},
+      {"top1_accuracy_spiking", f.top1_accuracy_spiking},
+      {"logits_rel_error", f.logits_rel_error},
+      {"definitions",
+       {{"positions", "teacher-forced positions 0..n-2, each predicting the next token of the text"},
+        {"top1_agreement", "share of positions where dense and spiking argmax agree"},
+        {"mean_kl_nats", "mean over positions of KL(dense || spiking) of the next-token distributions"},
+        {"perplexity", "exp(mean negative log-likelihood of the text's next tokens)"},
+        {"top1_accuracy", "share of positions whose argmax is the text's next token"},
+        {"logits_rel_error", "||logits_spiking - logits_dense|| / ||logits_dense|| over all positions"}}}};
 }
 
 Json llm_config_json(const models::LlmConfig& c) {

@@ -24,14 +24,16 @@ models::LlmModel load_llm(const std::filesystem::path& model);
 // The tokenizer: `explicit_file` if given, else tokenizer.bin beside the checkpoint (in its directory);
 // nullopt when neither exists.
 std::optional<models::Tokenizer> load_llm_tokenizer(const std::filesystem::path& model,
-                                                    const std::string& explicit_file, std::int64_t vocab_size);
+                                                    const std::string& explicit_file,
+                                                    std::int64_t vocab_size);
 
 // Where the tokens of an LLM run come from: exactly one of prompt, text_file, tokens_file.
 struct LlmText {
   std::string prompt;
   std::string text_file;
   std::string tokens_file;  // token ids separated by whitespace or commas (no tokenizer needed)
-  std::int64_t max_tokens = 0;  // > 0: keep the first max_tokens tokens (else longer than seq_len is an error)
+  std::int64_t max_tokens =
+      0;  // > 0: keep the first max_tokens tokens (else longer than seq_len is an error)
 };
 struct LlmTokens {
   std::vector<std::int32_t> ids;
@@ -56,8 +58,8 @@ struct Fidelity {
   double top1_accuracy_spiking = 0.0;
   double logits_rel_error = 0.0;  // ||spiking - dense|| / ||dense|| over all predicting positions
 };
-Fidelity fidelity(std::span<const float> dense, std::span<const float> spiking, std::span<const std::int32_t> tokens,
-                  std::int64_t vocab);
+Fidelity fidelity(std::span<const float> dense, std::span<const float> spiking,
+                  std::span<const std::int32_t> tokens, std::int64_t vocab);
 Json fidelity_json(const Fidelity& f);
 
 Json llm_config_json(const models::LlmConfig& config);

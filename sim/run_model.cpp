@@ -33,8 +33,9 @@ ModelKind detect_model_kind(const std::string& file) {
   if (is_hf_checkpoint(file)) return ModelKind::safetensors;
   if (is_llama2c_checkpoint(file)) return ModelKind::llama2c;
   throw models::ModelError(
-      cat(file, ": not a model spikesim can run (expected an HDF5 activation trace with /layers, a llama2.c .bin "
-                "checkpoint, or a directory / .safetensors file with config.json)"));
+      cat(file,
+          ": not a model spikesim can run (expected an HDF5 activation trace with /layers, a llama2.c .bin "
+          "checkpoint, or a directory / .safetensors file with config.json)"));
 }
 
 namespace {

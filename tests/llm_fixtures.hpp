@@ -5,9 +5,9 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -56,7 +56,10 @@ inline TinyLlm tiny_llm(const models::LlmConfig& c, std::uint32_t seed) {
     const bool norm = spec.name.find("norm") != std::string::npos;
     const bool bias = spec.name.find(".bias") != std::string::npos;
     const bool embed = spec.name == models::embed_tensor_name || spec.name == models::lm_head_tensor_name;
-    const double stddev = norm ? 0.1 : bias ? 0.2 : embed ? 1.0 : 1.0 / std::sqrt(static_cast<double>(spec.shape[1]));
+    const double stddev = norm    ? 0.1
+                          : bias  ? 0.2
+                          : embed ? 1.0
+                                  : 1.0 / std::sqrt(static_cast<double>(spec.shape[1]));
     std::normal_distribution<double> dist(0.0, stddev);
     std::vector<float> v(static_cast<std::size_t>(n));
     for (auto& x : v)
@@ -78,8 +81,8 @@ inline void write_llama2c(const std::filesystem::path& file, const TinyLlm& m) {
                        c.tied_classifier ? c.vocab_size : -c.vocab_size, c.seq_len})
     ints(static_cast<std::int32_t>(v));
   put(m.w.at(models::embed_tensor_name));
-  for (const char* role : {"input_layernorm", "q_proj", "k_proj", "v_proj", "o_proj", "post_attention_layernorm",
-                           "gate_proj", "down_proj", "up_proj"}) {
+  for (const char* role : {"input_layernorm", "q_proj", "k_proj", "v_proj", "o_proj",
+                           "post_attention_layernorm", "gate_proj", "down_proj", "up_proj"}) {
     for (std::int64_t l = 0; l < c.n_layers; ++l)
       put(m.w.at(models::layer_tensor_name(l, role)));
   }
@@ -184,7 +187,8 @@ inline std::vector<double> reference_logits(const TinyLlm& m, const std::vector<
   auto rope = [&](std::vector<double>& v, std::size_t heads, std::size_t pos) {
     for (std::size_t h = 0; h < heads; ++h) {
       for (std::size_t i = 0; i < hd / 2; ++i) {
-        const double freq = 1.0 / std::pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(hd));
+        const double freq =
+            1.0 / std::pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(hd));
         const double a = static_cast<double>(pos) * freq;
         const bool il = c.rope == models::RopeStyle::interleaved;
         const std::size_t p0 = h * hd + (il ? 2 * i : i);
@@ -205,7 +209,9 @@ inline std::vector<double> reference_logits(const TinyLlm& m, const std::vector<
       x[i] = W(models::embed_tensor_name)[static_cast<std::size_t>(tokens[pos]) * dim + i];
     for (std::int64_t l = 0; l < c.n_layers; ++l) {
       const auto L = static_cast<std::size_t>(l);
-      auto name = [&](const char* role, const char* kind = "weight") { return models::layer_tensor_name(l, role, kind); };
+      auto name = [&](const char* role, const char* kind = "weight") {
+        return models::layer_tensor_name(l, role, kind);
+      };
       auto xn = rmsnorm(x, W(name("input_layernorm")));
       auto q = matvec(W(name("q_proj")), xn, nh * hd);
       auto k = matvec(W(name("k_proj")), xn, nkv * hd);
@@ -252,7 +258,8 @@ inline std::vector<double> reference_logits(const TinyLlm& m, const std::vector<
         x[i] += d[i];
     }
     const auto xn = rmsnorm(x, W(models::final_norm_tensor_name));
-    const auto y = matvec(W(c.tied_classifier ? models::embed_tensor_name : models::lm_head_tensor_name), xn, vocab);
+    const auto y =
+        matvec(W(c.tied_classifier ? models::embed_tensor_name : models::lm_head_tensor_name), xn, vocab);
     logits.insert(logits.end(), y.begin(), y.end());
   }
   return logits;
@@ -269,10 +276,10 @@ inline std::string byte_tokenizer(std::int64_t vocab) {
     pieces.emplace_back(buf);
     scores.push_back(0);
   }
-  const std::vector<std::pair<std::string, float>> extra{{" ", -100}, {"t", -101}, {"h", -102}, {"e", -103},
-                                                         {"a", -104}, {"n", -105}, {"d", -106}, {"th", -1},
-                                                         {"he", -2},  {"the", -3}, {" the", -4}, {" a", -5},
-                                                         {"nd", -6},  {" and", -20}, {"an", -7}};
+  const std::vector<std::pair<std::string, float>> extra{
+      {" ", -100},  {"t", -101}, {"h", -102}, {"e", -103},   {"a", -104},
+      {"n", -105},  {"d", -106}, {"th", -1},  {"he", -2},    {"the", -3},
+      {" the", -4}, {" a", -5},  {"nd", -6},  {" and", -20}, {"an", -7}};
   for (const auto& [p, s] : extra) {
     pieces.push_back(p);
     scores.push_back(s);

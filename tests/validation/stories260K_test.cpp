@@ -45,7 +45,8 @@ LogitErrors check_golden(const models::LlmModel& model, const Golden& g) {
   const std::vector<std::int32_t> prompt{g.json["bos"].get<std::int32_t>()};
 
   // Greedy generation with the KV cache, token by token: every token exactly.
-  const auto tokens = sim::llm_generate(plan, {}, prompt, static_cast<std::int64_t>(golden_tokens.size()) - 1, true);
+  const auto tokens =
+      sim::llm_generate(plan, {}, prompt, static_cast<std::int64_t>(golden_tokens.size()) - 1, true);
   EXPECT_EQ(tokens, golden_tokens);
 
   // Logits of the first positions, teacher-forced in one batch.
@@ -71,7 +72,8 @@ LogitErrors check_golden(const models::LlmModel& model, const Golden& g) {
 
 TEST(Stories260K, GoldenThroughLlama2cLoader) {
   const auto g = golden();
-  if (!g) GTEST_SKIP() << "SKIPPED: ../shared/data/llama2c/stories260K.bin, tok512.bin or the golden file absent";
+  if (!g)
+    GTEST_SKIP() << "SKIPPED: ../shared/data/llama2c/stories260K.bin, tok512.bin or the golden file absent";
   const models::LlmModel model = models::load_llama2c(g->model);
   EXPECT_EQ(model.config.dim, g->json["config"]["dim"].get<std::int64_t>());
   EXPECT_EQ(model.config.n_kv_heads, g->json["config"]["n_kv_heads"].get<std::int64_t>());
@@ -87,10 +89,11 @@ TEST(Stories260K, GoldenThroughLlama2cLoader) {
 
 TEST(Stories260K, GoldenThroughConvertedSafetensors) {
   const auto g = golden();
-  if (!g) GTEST_SKIP() << "SKIPPED: ../shared/data/llama2c/stories260K.bin, tok512.bin or the golden file absent";
+  if (!g)
+    GTEST_SKIP() << "SKIPPED: ../shared/data/llama2c/stories260K.bin, tok512.bin or the golden file absent";
   const test::ScratchDir dir;
-  ASSERT_EQ(test::run_cli({"convert", "--model", g->model.string(), "--tokenizer", g->tokenizer.string(), "--out",
-                           (dir / "hf").string(), "-q"}),
+  ASSERT_EQ(test::run_cli({"convert", "--model", g->model.string(), "--tokenizer", g->tokenizer.string(),
+                           "--out", (dir / "hf").string(), "-q"}),
             0);
   const models::LlmModel model = models::load_hf_llm(dir / "hf");
   EXPECT_EQ(model.config.architecture, "LlamaForCausalLM");
@@ -100,7 +103,8 @@ TEST(Stories260K, GoldenThroughConvertedSafetensors) {
             << ", max |err| = " << e.max_abs << "\n";
   // The tokenizer travelled with it.
   const auto tok = models::Tokenizer::load(dir / "hf" / "tokenizer.bin", model.config.vocab_size);
-  EXPECT_EQ(tok.decode(g->json["greedy_tokens"].get<std::vector<std::int32_t>>()), g->json["text"].get<std::string>());
+  EXPECT_EQ(tok.decode(g->json["greedy_tokens"].get<std::vector<std::int32_t>>()),
+            g->json["text"].get<std::string>());
 }
 
 TEST(Stories260K, TokenizerEncodesLikeRunC) {
