@@ -73,22 +73,22 @@ LlmModel load_llama2c(const std::filesystem::path& path) {
   }
 
   // Sizes in floats of each block, in file order.
-  const std::int64_t L = c.n_layers;
+  const std::int64_t layers = c.n_layers;
   const std::int64_t kv = c.kv_dim();
   struct Block {
     const char* what;
     std::int64_t floats;
   };
   const std::array<Block, 13> blocks{{{"token_embedding", c.vocab_size * c.dim},
-                                      {"rms_att", L * c.dim},
-                                      {"wq", L * c.dim * c.q_dim()},
-                                      {"wk", L * c.dim * kv},
-                                      {"wv", L * c.dim * kv},
-                                      {"wo", L * c.q_dim() * c.dim},
-                                      {"rms_ffn", L * c.dim},
-                                      {"w1", L * c.hidden_dim * c.dim},
-                                      {"w2", L * c.dim * c.hidden_dim},
-                                      {"w3", L * c.hidden_dim * c.dim},
+                                      {"rms_att", layers * c.dim},
+                                      {"wq", layers * c.dim * c.q_dim()},
+                                      {"wk", layers * c.dim * kv},
+                                      {"wv", layers * c.dim * kv},
+                                      {"wo", layers * c.q_dim() * c.dim},
+                                      {"rms_ffn", layers * c.dim},
+                                      {"w1", layers * c.hidden_dim * c.dim},
+                                      {"w2", layers * c.dim * c.hidden_dim},
+                                      {"w3", layers * c.hidden_dim * c.dim},
                                       {"rms_final", c.dim},
                                       {"freq_cis", c.seq_len * c.head_dim},
                                       {"wcls", c.tied_classifier ? 0 : c.vocab_size * c.dim}}};
@@ -119,8 +119,8 @@ LlmModel load_llama2c(const std::filesystem::path& path) {
     offset += n;
     m.network.tensors.insert_or_assign(name, std::move(t));
   };
-  auto per_layer = [&](const std::string& role, std::vector<std::int64_t> shape) {
-    for (std::int64_t l = 0; l < L; ++l)
+  auto per_layer = [&](const std::string& role, const std::vector<std::int64_t>& shape) {
+    for (std::int64_t l = 0; l < layers; ++l)
       view(layer_tensor_name(l, role), shape);
   };
   view(embed_tensor_name, {c.vocab_size, c.dim});

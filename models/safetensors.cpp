@@ -106,6 +106,7 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
     }
   }
   std::vector<const Entry*> by_offset;
+  by_offset.reserve(entries.size());
   for (const Entry& e : entries)
     by_offset.push_back(&e);
   std::sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
