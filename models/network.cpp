@@ -70,6 +70,18 @@ std::string_view name(OpKind kind) {
       return "input";
     case OpKind::linear:
       return "linear";
+    case OpKind::embedding:
+      return "embedding";
+    case OpKind::rmsnorm:
+      return "rmsnorm";
+    case OpKind::rope:
+      return "rope";
+    case OpKind::attention:
+      return "attention";
+    case OpKind::silu_mul:
+      return "silu_mul";
+    case OpKind::add:
+      return "add";
   }
   return "?";
 }

@@ -34,6 +34,13 @@ struct Tensor {
 enum class OpKind {
   input,   // external activations (e.g. a trace's recorded layer input)
   linear,  // y = x W^T + b: a synaptic site
+  // Llama-family LLM ops (models/llm.hpp)
+  embedding,  // token ids -> rows of the embedding table
+  rmsnorm,    // x / sqrt(mean(x^2) + eps) * weight
+  rope,       // rotary position embedding of q or k heads
+  attention,  // causal grouped-query attention over a KV cache
+  silu_mul,   // SwiGLU gating: silu(gate) * up
+  add,        // residual add
 };
 std::string_view name(OpKind kind);
 

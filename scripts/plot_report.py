@@ -19,7 +19,7 @@ TERMS = ["compute", "weight_memory", "state_memory", "routing", "static"]
 
 
 def plot_sparsity(report, out_dir):
-    layers = report["layers"]
+    layers = [l for l in report["layers"] if l.get("coded", True)]  # ops left dense have no spike counts
     names = [l["name"] for l in layers]
     fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(names)), 3.5))
     ax.bar(range(len(names)), [l["zero_fraction"] for l in layers], color="#4477aa")

@@ -14,7 +14,7 @@ packages=(
   python3-numpy python3-h5py python3-matplotlib
   python3-nbconvert python3-nbclient python3-ipykernel python3-nbformat
   # data the project's own default models are trained on / evaluated with
-  dataset-fashion-mnist bible-kjv-text
+  dataset-fashion-mnist bible-kjv-text bible-kjv
 )
 if [[ "${SPIKESIM_WITH_BROWSER:-1}" == 1 ]]; then
   packages+=(chromium)

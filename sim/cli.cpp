@@ -54,6 +54,21 @@ SiteConfig site_config(const CodingArgs& args) {
   return c;
 }
 
+void add_llm_text_options(CLI::App& cmd, std::string& tokenizer, std::string& prompt, std::string& text_file,
+                          std::string& tokens_file, std::int64_t& max_tokens) {
+  cmd.add_option("--tokenizer", tokenizer,
+                 "LLM: llama2.c tokenizer .bin (default: tokenizer.bin beside the model)")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--prompt", prompt, "LLM: text to run (BOS + llama2.c BPE)");
+  cmd.add_option("--text-file", text_file, "LLM: file with the text to run (its final newline dropped)")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--tokens", tokens_file,
+                 "LLM: file of token ids (whitespace or comma separated) instead of text")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--max-tokens", max_tokens, "LLM: keep only the first N tokens")
+      ->check(CLI::NonNegativeNumber);
+}
+
 void add_hardware_option(CLI::App& cmd, std::vector<std::string>& names) {
   std::string defaults;
   for (const auto& n : energy::default_profile_names())
@@ -80,6 +95,8 @@ int cli_main(int argc, char** argv) {
   Action action;
   add_run_command(app, action);
   add_encode_command(app, action);
+  add_generate_command(app, action);
+  add_convert_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

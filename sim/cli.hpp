@@ -34,11 +34,17 @@ SiteConfig site_config(const CodingArgs& args);
 void add_hardware_option(CLI::App& cmd, std::vector<std::string>& names);
 std::vector<energy::HardwareProfile> load_profiles(const std::vector<std::string>& names);
 
+// LLM input options: --tokenizer, --prompt, --text-file, --tokens, --max-tokens.
+void add_llm_text_options(CLI::App& cmd, std::string& tokenizer, std::string& prompt, std::string& text_file,
+                          std::string& tokens_file, std::int64_t& max_tokens);
+
 // What a command runs once parsing succeeded. Returns the exit status.
 using Action = std::function<int()>;
 
 void add_run_command(CLI::App& app, Action& action);
 void add_encode_command(CLI::App& app, Action& action);
+void add_generate_command(CLI::App& app, Action& action);
+void add_convert_command(CLI::App& app, Action& action);
 
 int cli_main(int argc, char** argv);
 

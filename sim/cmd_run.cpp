@@ -13,6 +13,12 @@ namespace {
 struct RunArgs {
   std::string model;
   std::string out;
+  std::string tokenizer;
+  std::string prompt;
+  std::string text_file;
+  std::string tokens_file;
+  std::int64_t max_tokens = 0;
+  std::string sites = "qkv,o,gateup";
   CodingArgs coding;
   std::vector<std::string> hardware;
   bool quiet = false;
@@ -22,6 +28,12 @@ int run(const RunArgs& a) {
   RunRequest request;
   request.model = a.model;
   request.site = site_config(a.coding);
+  request.tokenizer = a.tokenizer;
+  request.prompt = a.prompt;
+  request.text_file = a.text_file;
+  request.tokens_file = a.tokens_file;
+  request.max_tokens = a.max_tokens;
+  request.sites = a.sites;
   const auto profiles = load_profiles(a.hardware);  // fail on a bad profile before any work
   ReportInput report = run_model(request);
   report.profiles = profiles;
@@ -31,6 +43,14 @@ int run(const RunArgs& a) {
     std::cout << "spikesim run: " << report.layers.size() << " layers, zero fraction "
               << totals["zero_fraction"].get<double>() << ", " << totals["sops"] << " SOPs vs "
               << totals["dense_macs"] << " dense MACs -> " << a.out << "/report.json\n";
+    if (report.extra.contains("fidelity")) {
+      const Json& f = report.extra["fidelity"];
+      std::cout << "fidelity over " << f["positions"] << " positions: top-1 agreement "
+                << f["top1_agreement"].get<double>() << ", KL(dense||spiking) "
+                << f["mean_kl_nats"].get<double>() << " nats, perplexity dense "
+                << f["perplexity_dense"].get<double>() << " / spiking "
+                << f["perplexity_spiking"].get<double>() << "\n";
+    }
   }
   return 0;
 }
@@ -40,14 +60,23 @@ int run(const RunArgs& a) {
 void add_run_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("run", "Spike-code a network, count operations and estimate energy");
-  cmd->add_option("--model,--trace", args->model,
-                  "Model to run: HDF5 activation trace (README: trace format)")
+  cmd->add_option(
+         "--model,--trace", args->model,
+         "Model to run: HDF5 activation trace (README: trace format), llama2.c .bin checkpoint, or a "
+         "directory / .safetensors file with config.json (LlamaForCausalLM, Qwen2ForCausalLM)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingPath);
   cmd->add_option("--out", args->out, "Output directory for report.json and layers.csv")->required();
   cmd->add_flag("--quiet,-q", args->quiet, "Print nothing on success");
   add_coding_options(*cmd, args->coding);
   add_hardware_option(*cmd, args->hardware);
+  add_llm_text_options(*cmd, args->tokenizer, args->prompt, args->text_file, args->tokens_file,
+                       args->max_tokens);
+  cmd->add_option(
+         "--sites", args->sites,
+         "LLM: coded sites per layer, comma-separated: qkv (q|k|v input), o, gateup (gate|up input), "
+         "down; or all, none")
+      ->capture_default_str();
   cmd->callback([args, &action] { action = [args] { return run(*args); }; });
 }
 

@@ -74,7 +74,18 @@ void dense_forward(const LinearWeights& layer, std::span<const float> x, std::in
   const Eigen::Map<const RowMatrix> xm(x.data(), tokens, layer.in);
   const Eigen::Map<const RowMatrix> wt(layer.fanout.data(), layer.in, layer.out);
   Eigen::Map<RowMatrix> ym(y.data(), tokens, layer.out);
-  ym.noalias() = xm * wt;
+  // Fixed blocks of output columns, each one single-threaded Eigen GEMM (Eigen's own threading is off:
+  // EIGEN_DONT_PARALLELIZE), threaded over blocks. Eigen picks its blocking, and so its rounding, from the
+  // number of threads; with fixed blocks the result is bit-identical for any thread count.
+  constexpr Eigen::Index block = 256;
+  const Eigen::Index n_blocks = (layer.out + block - 1) / block;
+  const bool threaded = n_blocks > 1 && tokens * layer.in * layer.out > (std::int64_t{1} << 20);
+#pragma omp parallel for schedule(static) if (threaded)
+  for (Eigen::Index b = 0; b < n_blocks; ++b) {
+    const Eigen::Index o0 = b * block;
+    const Eigen::Index width = std::min(block, layer.out - o0);
+    ym.middleCols(o0, width).noalias() = xm * wt.middleCols(o0, width);
+  }
   if (!layer.bias.empty()) {
     const Eigen::Map<const Eigen::RowVectorXf> b(layer.bias.data(), layer.out);
     ym.rowwise() += b;

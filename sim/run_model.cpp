@@ -5,10 +5,23 @@
 #include "models/error.hpp"
 #include "models/hdf5_file.hpp"
 #include "models/trace.hpp"
+#include "sim/llm_run.hpp"
 #include "sim/text.hpp"
 #include "sim/trace_run.hpp"
 
 namespace spikesim::sim {
+
+std::string_view name(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::trace:
+      return "trace";
+    case ModelKind::llama2c:
+      return "llama2c";
+    case ModelKind::safetensors:
+      return "safetensors";
+  }
+  return "?";
+}
 
 ModelKind detect_model_kind(const std::string& file) {
   if (!std::filesystem::exists(file)) throw models::ModelError(cat(file, ": file not found"));
@@ -17,8 +30,12 @@ ModelKind detect_model_kind(const std::string& file) {
     const models::H5Reader h5(file);
     if (h5.has("/layers")) return ModelKind::trace;
   }
+  if (is_hf_checkpoint(file)) return ModelKind::safetensors;
+  if (is_llama2c_checkpoint(file)) return ModelKind::llama2c;
   throw models::ModelError(
-      cat(file, ": not a model spikesim can run (expected an HDF5 activation trace with /layers)"));
+      cat(file,
+          ": not a model spikesim can run (expected an HDF5 activation trace with /layers, a llama2.c .bin "
+          "checkpoint, or a directory / .safetensors file with config.json)"));
 }
 
 namespace {
@@ -41,11 +58,28 @@ Json base_run_json(const RunRequest& r, std::string_view kind) {
 
 ReportInput run_model(const RunRequest& request) {
   ReportInput report;
-  switch (detect_model_kind(request.model)) {
+  const ModelKind kind = detect_model_kind(request.model);
+  switch (kind) {
     case ModelKind::trace: {
       const models::Network network = models::load_trace(request.model);
       report.layers = run_trace(lower_trace(network), request.site);
       report.run = base_run_json(request, "trace");
+      break;
+    }
+    case ModelKind::llama2c:
+    case ModelKind::safetensors: {
+      const LlmRunRequest llm{.model = request.model,
+                              .tokenizer = request.tokenizer,
+                              .text = {.prompt = request.prompt,
+                                       .text_file = request.text_file,
+                                       .tokens_file = request.tokens_file,
+                                       .max_tokens = request.max_tokens},
+                              .sites = request.sites,
+                              .site = request.site};
+      report = run_llm(llm);
+      Json run = base_run_json(request, name(kind));
+      run.update(report.run);
+      report.run = run;
       break;
     }
   }

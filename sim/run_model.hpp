@@ -2,7 +2,9 @@
 // One entry point for every model path: `spikesim run` and sweeps call run_model(), which recognises the
 // file and runs the matching path (HDF5 trace, LLM checkpoint, ...). Each path fills the same ReportInput.
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "sim/report.hpp"
 #include "sim/site.hpp"
@@ -10,11 +12,19 @@
 namespace spikesim::sim {
 
 struct RunRequest {
-  std::string model;  // file to run: an HDF5 activation trace, ...
+  std::string model;  // file to run: an HDF5 activation trace, an LLM checkpoint, ...
   SiteConfig site;    // neuron, coding and engine of every coded site
+  // --- LLM checkpoints (llama2.c .bin, or config.json + model.safetensors)
+  std::string tokenizer;               // llama2.c tokenizer .bin; default: tokenizer.bin beside the model
+  std::string prompt;                  // text to run teacher-forced, or
+  std::string text_file;               // a file holding it, or
+  std::string tokens_file;             // token ids
+  std::int64_t max_tokens = 0;         // > 0: keep the first max_tokens tokens
+  std::string sites = "qkv,o,gateup";  // coded sites per layer (qkv, o, gateup, down, all, none)
 };
 
-enum class ModelKind { trace };
+enum class ModelKind { trace, llama2c, safetensors };
+std::string_view name(ModelKind kind);
 
 // What kind of input `file` is (by content where possible, else by extension); ModelError if unknown.
 ModelKind detect_model_kind(const std::string& file);

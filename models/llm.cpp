@@ -1,0 +1,164 @@
+#include "models/llm.hpp"
+
+#include "models/check.hpp"
+#include "sim/text.hpp"
+
+namespace spikesim::models {
+
+std::string_view name(RopeStyle style) {
+  return style == RopeStyle::interleaved ? "interleaved" : "half";
+}
+
+std::int64_t LlmConfig::parameter_count() const {
+  const std::int64_t attn = dim * q_dim() + 2 * dim * kv_dim() + q_dim() * dim;
+  const std::int64_t biases =
+      (qkv_bias ? q_dim() + 2 * kv_dim() : 0) + (o_bias ? dim : 0) + (mlp_bias ? 2 * hidden_dim + dim : 0);
+  const std::int64_t layer = attn + 3 * dim * hidden_dim + 2 * dim + biases;
+  return vocab_size * dim * (tied_classifier ? 1 : 2) + n_layers * layer + dim;
+}
+
+void validate(const LlmConfig& c, const std::string& file) {
+  auto positive = [&](std::int64_t v, const char* field) {
+    if (v <= 0) throw ModelError(cat(file, ": ", field, " must be positive, found ", v));
+  };
+  positive(c.dim, "dim (hidden_size)");
+  positive(c.hidden_dim, "hidden_dim (intermediate_size)");
+  positive(c.n_layers, "n_layers (num_hidden_layers)");
+  positive(c.n_heads, "n_heads (num_attention_heads)");
+  positive(c.n_kv_heads, "n_kv_heads (num_key_value_heads)");
+  positive(c.head_dim, "head_dim");
+  positive(c.vocab_size, "vocab_size");
+  positive(c.seq_len, "seq_len (max_position_embeddings)");
+  if (c.n_heads % c.n_kv_heads != 0) {
+    throw ModelError(cat(file, ": n_heads ", c.n_heads, " is not a multiple of n_kv_heads ", c.n_kv_heads));
+  }
+  if (c.head_dim % 2 != 0) throw ModelError(cat(file, ": head_dim ", c.head_dim, " must be even for RoPE"));
+  if (!(c.rope_theta > 0.0))
+    throw ModelError(cat(file, ": rope_theta must be positive, found ", c.rope_theta));
+  if (!(c.norm_eps >= 0.0)) throw ModelError(cat(file, ": rms_norm_eps must be >= 0, found ", c.norm_eps));
+  if (c.vocab_size > (std::int64_t{1} << 31) - 1) throw ModelError(cat(file, ": vocab_size too large"));
+}
+
+std::string layer_tensor_name(std::int64_t layer, const std::string& role, const std::string& kind) {
+  const bool norm = role == "input_layernorm" || role == "post_attention_layernorm";
+  const bool mlp = role == "gate_proj" || role == "up_proj" || role == "down_proj";
+  return cat("model.layers.", layer, ".", norm ? "" : (mlp ? "mlp." : "self_attn."), role, ".", kind);
+}
+
+std::vector<TensorSpec> required_tensors(const LlmConfig& c) {
+  std::vector<TensorSpec> specs;
+  specs.push_back({embed_tensor_name, {c.vocab_size, c.dim}});
+  for (std::int64_t l = 0; l < c.n_layers; ++l) {
+    specs.push_back({layer_tensor_name(l, "input_layernorm"), {c.dim}});
+    specs.push_back({layer_tensor_name(l, "q_proj"), {c.q_dim(), c.dim}});
+    specs.push_back({layer_tensor_name(l, "k_proj"), {c.kv_dim(), c.dim}});
+    specs.push_back({layer_tensor_name(l, "v_proj"), {c.kv_dim(), c.dim}});
+    if (c.qkv_bias) {
+      specs.push_back({layer_tensor_name(l, "q_proj", "bias"), {c.q_dim()}});
+      specs.push_back({layer_tensor_name(l, "k_proj", "bias"), {c.kv_dim()}});
+      specs.push_back({layer_tensor_name(l, "v_proj", "bias"), {c.kv_dim()}});
+    }
+    specs.push_back({layer_tensor_name(l, "o_proj"), {c.dim, c.q_dim()}});
+    if (c.o_bias) specs.push_back({layer_tensor_name(l, "o_proj", "bias"), {c.dim}});
+    specs.push_back({layer_tensor_name(l, "post_attention_layernorm"), {c.dim}});
+    specs.push_back({layer_tensor_name(l, "gate_proj"), {c.hidden_dim, c.dim}});
+    specs.push_back({layer_tensor_name(l, "up_proj"), {c.hidden_dim, c.dim}});
+    specs.push_back({layer_tensor_name(l, "down_proj"), {c.dim, c.hidden_dim}});
+    if (c.mlp_bias) {
+      specs.push_back({layer_tensor_name(l, "gate_proj", "bias"), {c.hidden_dim}});
+      specs.push_back({layer_tensor_name(l, "up_proj", "bias"), {c.hidden_dim}});
+      specs.push_back({layer_tensor_name(l, "down_proj", "bias"), {c.dim}});
+    }
+  }
+  specs.push_back({final_norm_tensor_name, {c.dim}});
+  if (!c.tied_classifier) specs.push_back({lm_head_tensor_name, {c.vocab_size, c.dim}});
+  return specs;
+}
+
+namespace {
+
+class GraphBuilder {
+ public:
+  explicit GraphBuilder(LlmModel& m) : m_(m) {}
+
+  Vertex op(OpKind kind, const std::string& name, std::map<std::string, std::string> tensors,
+            std::map<std::string, std::int64_t> ints, std::vector<Vertex> inputs, bool coded = false) {
+    Op o;
+    o.kind = kind;
+    o.name = name;
+    o.tensors = std::move(tensors);
+    o.ints = std::move(ints);
+    o.order = order_++;
+    o.coded = coded;
+    const Vertex v = m_.network.add_op(o);
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+      m_.network.connect(inputs[i], v, static_cast<int>(i));
+    return v;
+  }
+
+  // A projection op: weight (+ bias when the config has one).
+  Vertex linear(std::int64_t l, const std::string& role, bool has_bias, Vertex input, bool coded,
+                std::int64_t in, std::int64_t out) {
+    std::map<std::string, std::string> t{{"weight", layer_tensor_name(l, role)}};
+    if (has_bias) t["bias"] = layer_tensor_name(l, role, "bias");
+    return op(OpKind::linear, cat("layers.", l, ".", role), t, {{"layer", l}, {"in", in}, {"out", out}},
+              {input}, coded);
+  }
+
+ private:
+  LlmModel& m_;
+  int order_ = 0;
+};
+
+}  // namespace
+
+void build_llm_graph(LlmModel& model) {
+  const LlmConfig& c = model.config;
+  const std::string& file = model.network.source;
+  validate(c, file);
+  for (const TensorSpec& spec : required_tensors(c)) {
+    const auto it = model.network.tensors.find(spec.name);
+    if (it == model.network.tensors.end()) {
+      throw ModelError(cat(file, ": tensor '", spec.name, "' missing (expected shape ", shape_str(spec.shape),
+                           " for ", c.architecture, ")"));
+    }
+    check_shape(it->second.shape, spec.shape, file, "tensor '" + spec.name + "'", "from the model config");
+  }
+
+  GraphBuilder g(model);
+  const std::map<std::string, std::int64_t> heads{{"heads", c.n_heads},
+                                                  {"kv_heads", c.n_kv_heads},
+                                                  {"head_dim", c.head_dim},
+                                                  {"interleaved", c.rope == RopeStyle::interleaved ? 1 : 0}};
+  const Vertex tokens = g.op(OpKind::input, "tokens", {}, {{"vocab", c.vocab_size}}, {});
+  Vertex x = g.op(OpKind::embedding, "embed", {{"weight", embed_tensor_name}},
+                  {{"vocab", c.vocab_size}, {"dim", c.dim}}, {tokens});
+  for (std::int64_t l = 0; l < c.n_layers; ++l) {
+    const std::string p = cat("layers.", l, ".");
+    const Vertex attn_norm = g.op(OpKind::rmsnorm, p + "attn_norm",
+                                  {{"weight", layer_tensor_name(l, "input_layernorm")}}, {{"layer", l}}, {x});
+    const Vertex q = g.linear(l, "q_proj", c.qkv_bias, attn_norm, true, c.dim, c.q_dim());
+    const Vertex k = g.linear(l, "k_proj", c.qkv_bias, attn_norm, true, c.dim, c.kv_dim());
+    const Vertex v = g.linear(l, "v_proj", c.qkv_bias, attn_norm, true, c.dim, c.kv_dim());
+    auto ints = heads;
+    ints["layer"] = l;
+    const Vertex q_rope = g.op(OpKind::rope, p + "q_rope", {}, ints, {q});
+    const Vertex k_rope = g.op(OpKind::rope, p + "k_rope", {}, ints, {k});
+    const Vertex attn = g.op(OpKind::attention, p + "attention", {}, ints, {q_rope, k_rope, v});
+    const Vertex o = g.linear(l, "o_proj", c.o_bias, attn, true, c.q_dim(), c.dim);
+    const Vertex attn_res = g.op(OpKind::add, p + "attn_residual", {}, {{"layer", l}}, {x, o});
+    const Vertex mlp_norm =
+        g.op(OpKind::rmsnorm, p + "mlp_norm", {{"weight", layer_tensor_name(l, "post_attention_layernorm")}},
+             {{"layer", l}}, {attn_res});
+    const Vertex gate = g.linear(l, "gate_proj", c.mlp_bias, mlp_norm, true, c.dim, c.hidden_dim);
+    const Vertex up = g.linear(l, "up_proj", c.mlp_bias, mlp_norm, true, c.dim, c.hidden_dim);
+    const Vertex act = g.op(OpKind::silu_mul, p + "swiglu", {}, {{"layer", l}}, {gate, up});
+    const Vertex down = g.linear(l, "down_proj", c.mlp_bias, act, false, c.hidden_dim, c.dim);
+    x = g.op(OpKind::add, p + "mlp_residual", {}, {{"layer", l}}, {attn_res, down});
+  }
+  const Vertex norm = g.op(OpKind::rmsnorm, "final_norm", {{"weight", final_norm_tensor_name}}, {}, {x});
+  g.op(OpKind::linear, "lm_head", {{"weight", c.tied_classifier ? embed_tensor_name : lm_head_tensor_name}},
+       {{"in", c.dim}, {"out", c.vocab_size}}, {norm}, false);
+}
+
+}  // namespace spikesim::models
