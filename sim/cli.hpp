@@ -34,11 +34,30 @@ SiteConfig site_config(const CodingArgs& args);
 void add_hardware_option(CLI::App& cmd, std::vector<std::string>& names);
 std::vector<energy::HardwareProfile> load_profiles(const std::vector<std::string>& names);
 
+// Options of general networks (ONNX, Keras) run on a dataset: shared by `run` and `eval`.
+struct DatasetArgs {
+  std::string images;
+  std::string labels;
+  std::string scale = "1";
+  std::vector<double> mean;
+  std::vector<double> std;
+  std::string layout;  // empty: the model's own (ONNX nchw, Keras nhwc)
+  std::int64_t limit = 0;
+  std::int64_t batch = 1;
+  bool code_input_layer = false;
+  std::vector<std::string> dense_sites;
+};
+void add_dataset_options(CLI::App& cmd, DatasetArgs& args, bool required);
+// Fills the dataset, preprocessing and lowering fields of a run request.
+struct RunRequest;
+void apply_dataset_args(const DatasetArgs& args, RunRequest& request);
+
 // What a command runs once parsing succeeded. Returns the exit status.
 using Action = std::function<int()>;
 
 void add_run_command(CLI::App& app, Action& action);
 void add_encode_command(CLI::App& app, Action& action);
+void add_eval_command(CLI::App& app, Action& action);
 
 int cli_main(int argc, char** argv);
 

@@ -15,6 +15,7 @@ struct RunArgs {
   std::string out;
   CodingArgs coding;
   std::vector<std::string> hardware;
+  DatasetArgs dataset;
   bool quiet = false;
 };
 
@@ -22,6 +23,7 @@ int run(const RunArgs& a) {
   RunRequest request;
   request.model = a.model;
   request.site = site_config(a.coding);
+  apply_dataset_args(a.dataset, request);
   const auto profiles = load_profiles(a.hardware);  // fail on a bad profile before any work
   ReportInput report = run_model(request);
   report.profiles = profiles;
@@ -41,13 +43,15 @@ void add_run_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("run", "Spike-code a network, count operations and estimate energy");
   cmd->add_option("--model,--trace", args->model,
-                  "Model to run: HDF5 activation trace (README: trace format)")
+                  "Model to run: HDF5 activation trace (README: trace format), ONNX model or Keras .h5 model "
+                  "(these need --images)")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", args->out, "Output directory for report.json and layers.csv")->required();
   cmd->add_flag("--quiet,-q", args->quiet, "Print nothing on success");
   add_coding_options(*cmd, args->coding);
   add_hardware_option(*cmd, args->hardware);
+  add_dataset_options(*cmd, args->dataset, false);
   cmd->callback([args, &action] { action = [args] { return run(*args); }; });
 }
 
