@@ -101,7 +101,7 @@ class Loader {
   Op& op_of(Vertex v) { return net_.graph[v]; }
 
   Vertex constant(const std::string& name, Shape shape, std::vector<float> values) {
-    net_.add_tensor(name, shape, std::move(values));
+    net_.add_tensor(name, std::move(shape), std::move(values));
     const Vertex v = add_op(OpKind::constant, name, {}, "constant");
     op_of(v).tensors["value"] = name;
     op_of(v).order = -1;
@@ -140,7 +140,9 @@ class Loader {
     for (const auto& wname : names) {
       std::string role = wname.substr(wname.rfind('/') == std::string::npos ? 0 : wname.rfind('/') + 1);
       if (const auto colon = role.find(':'); colon != std::string::npos) role.erase(colon);
-      const std::string path = group + "/" + wname;
+      std::string path = group;
+      path += "/";
+      path += wname;
       if (!h5_.has(path))
         fail(layer, cat("weight '", wname, "' listed in weight_names but dataset ", path, " missing"));
       Shape shape = h5_.shape(path);
@@ -291,6 +293,7 @@ class Loader {
       if (ins.size() < 2) fail(name, cat(cls, " needs at least two inputs, got ", ins.size()));
       // Bring every input to the first one's layout.
       std::vector<KTensor> xs;
+      xs.reserve(ins.size());
       for (const auto& t : ins)
         xs.push_back(ins[0].nchw ? to_nchw(t, name) : to_keras(t, name));
       if (cls == "Add") {

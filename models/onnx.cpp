@@ -370,9 +370,10 @@ class Loader {
           case onnx::TensorProto_DataType_BOOL:
             values[i] = load_le<std::uint8_t>(p);
             break;
-          case onnx::TensorProto_DataType_INT8:
-            values[i] = load_le<std::int8_t>(p);
-            break;
+          case onnx::TensorProto_DataType_INT8: {
+            const std::int64_t byte = load_le<std::uint8_t>(p);
+            values[i] = byte >= 128 ? byte - 256 : byte;  // two's complement int8
+          } break;
           case onnx::TensorProto_DataType_UINT16:
             values[i] = load_le<std::uint16_t>(p);
             break;
@@ -458,7 +459,7 @@ class Loader {
     const std::string label = node_label(index, node);
     if (node.output_size() != 1) throw ModelError(cat(file_, ": ", label, " must have one output"));
     const std::string& out = node.output(0);
-    const std::string tensor_name = out;
+    const std::string& tensor_name = out;
     if (constants_.contains(out) || values_.contains(out))
       throw ModelError(cat(file_, ": ", label, ": value '", out, "' defined twice"));
     if (const auto* a = attr(node, "value")) {
@@ -670,6 +671,7 @@ class Loader {
 const std::vector<std::string>& supported_onnx_ops() {
   static const std::vector<std::string> ops = [] {
     std::vector<std::string> v;
+    v.reserve(op_specs.size());
     for (const OpSpec& s : op_specs)
       v.emplace_back(s.onnx);
     return v;

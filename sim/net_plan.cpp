@@ -823,6 +823,7 @@ class Lowering {
   int lower_concat(models::Vertex v, const models::Op& op) {
     const int n = slots_of(v);
     std::vector<int> ins;
+    ins.reserve(static_cast<std::size_t>(n));
     for (int slot = 0; slot < n; ++slot)
       ins.push_back(need(v, op, slot, "input"));
     const Shape first = value(ins[0]).shape;

@@ -81,6 +81,13 @@ ReportInput run_network(const RunRequest& request, ModelKind kind) {
       kind == ModelKind::onnx ? models::load_onnx(request.model) : models::load_keras(request.model);
   const NetPlan plan = lower_network(network, request.lower);
   const models::Dataset data = models::load_idx_dataset(request.images, request.labels, request.limit);
+  const std::int64_t classes = plan.sample_output_size();
+  for (std::size_t i = 0; i < data.labels.size(); ++i) {
+    if (data.labels[i] >= classes) {
+      throw models::ModelError(cat(data.labels_file, ": label ", data.labels[i], " of sample ", i,
+                                   " is beyond the ", classes, " outputs of ", request.model));
+    }
+  }
   models::Preprocess pre = request.preprocess;
   if (!request.layout_given)
     pre.layout = kind == ModelKind::keras ? models::Layout::nhwc : models::Layout::nchw;
