@@ -71,8 +71,8 @@ def main():
     train_y = read_idx(f"{DATA}/train-labels-idx1-ubyte.gz").astype(np.int64)
     test_raw = read_idx(f"{DATA}/t10k-images-idx3-ubyte.gz")
     test_y = read_idx(f"{DATA}/t10k-labels-idx1-ubyte.gz").astype(np.int64)
-    mean = float(np.round(train_x.mean(), 4))
-    std = float(np.round(train_x.std(), 4))
+    mean = round(float(train_x.mean()), 4)
+    std = round(float(train_x.std()), 4)
 
     def prep(pixels_01):
         return torch.from_numpy(((pixels_01 - np.float32(mean)) / np.float32(std))[:, None, :, :].copy())
