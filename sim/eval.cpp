@@ -1,6 +1,5 @@
 #include "sim/eval.hpp"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>

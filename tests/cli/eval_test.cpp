@@ -44,11 +44,10 @@ void write_idx_gz(const std::filesystem::path& f, const std::vector<std::uint32_
 class Eval : public ::testing::Test {
  protected:
   static constexpr int n_images = 24;
-  void SetUp() override {
-    // A small CNN on 8x8 images with a dynamic batch: Conv -> Relu -> MaxPool -> Conv -> Relu -> Flatten ->
-    // Gemm.
+  // A small CNN on 8x8 images: Conv -> Relu -> MaxPool -> Conv -> Relu -> Flatten -> Gemm; batch -1: dynamic.
+  void write_model(const std::filesystem::path& file, std::int64_t batch) {
     test::OnnxBuilder b(13);
-    b.input("image", {-1, 1, 8, 8});
+    b.input("image", {batch, 1, 8, 8});
     b.init("w1", {4, 1, 3, 3}, test::gaussian(36, 1, 0.5F));
     b.init("b1", {4}, test::gaussian(4, 2, 0.1F));
     auto& c1 = b.node("Conv", {"image", "w1", "b1"}, {"c1"}, "conv1");
@@ -68,7 +67,11 @@ class Eval : public ::testing::Test {
     auto& g = b.node("Gemm", {"f", "wf", "bf"}, {"logits"}, "fc");
     test::OnnxBuilder::attr(g, "transB", std::int64_t{1});
     b.output("logits");
-    b.save(dir_ / "cnn.onnx");
+    b.save(file);
+  }
+
+  void SetUp() override {
+    write_model(dir_ / "cnn.onnx", -1);
 
     std::vector<std::uint8_t> pixels(n_images * 64);
     std::mt19937 rng(7);
@@ -179,6 +182,22 @@ TEST_F(Eval, ReportIsIdenticalWhateverTheThreadCountAndBatch) {
        {"sops", "spikes", "effective_sops", "dense_macs", "neuron_updates", "elementwise_ops"})
     EXPECT_EQ(a["totals"][key], b["totals"][key]) << key;
   EXPECT_EQ(a["accuracy"]["dense"]["correct"], b["accuracy"]["dense"]["correct"]);
+}
+
+TEST_F(Eval, StaticBatchPadsTheLastChunk) {
+  write_model(dir_ / "static5.onnx", 5);  // 24 images: chunks of 5, the last one padded with 1 blank image
+  auto args = eval_args("static");
+  args[2] = (dir_ / "static5.onnx").string();
+  ASSERT_EQ(run(args), 0);
+  ASSERT_EQ(run(eval_args("dynamic")), 0);
+  const json a = read_json(dir_ / "static" / "report.json");
+  const json b = read_json(dir_ / "dynamic" / "report.json");
+  EXPECT_EQ(a["run"]["batch"], 5);
+  EXPECT_EQ(a["accuracy"]["samples"], n_images);
+  for (const char* key : {"sops", "spikes", "effective_sops", "dense_macs", "elementwise_ops", "calls"})
+    EXPECT_EQ(a["totals"][key], b["totals"][key]) << key;
+  EXPECT_EQ(a["accuracy"]["dense"], b["accuracy"]["dense"]);
+  EXPECT_EQ(a["accuracy"]["spiking"], b["accuracy"]["spiking"]);
 }
 
 TEST_F(Eval, SiteSelectionAndReferenceEngine) {

@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -170,6 +172,39 @@ class KerasFixtures : public ::testing::Test {
 
 TEST_F(KerasFixtures, Keras2SequentialCnnMatchesNumpy) {
   check("keras2_sequential.h5", "keras2");
+}
+
+// The Keras model through `spikesim eval`: channels-last 4-D IDX images (float32), NHWC by default.
+TEST_F(KerasFixtures, EvalRunsKerasModelsOnFourDimensionalIdx) {
+  const H5Reader expected(dir_ / "expected.h5");
+  const auto x = expected.read<float>("/keras2/x");  // [3, 9, 8, 2]
+  const auto y = expected.read<float>("/keras2/y");  // [3, 5]
+  auto be32 = [](std::string& s, std::uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8)
+      s.push_back(static_cast<char>((v >> static_cast<unsigned>(shift)) & 0xFFU));
+  };
+  std::string images = {'\0', '\0', '\x0D', '\x04'};
+  for (const std::uint32_t d : {3U, 9U, 8U, 2U})
+    be32(images, d);
+  for (const float v : x)
+    be32(images, std::bit_cast<std::uint32_t>(v));
+  std::string labels = {'\0', '\0', '\x08', '\x01'};
+  be32(labels, 3);
+  for (int i = 0; i < 3; ++i)
+    labels.push_back(
+        static_cast<char>(std::max_element(y.begin() + 5 * i, y.begin() + 5 * i + 5) - (y.begin() + 5 * i)));
+  std::ofstream(dir_ / "images.idx", std::ios::binary) << images;
+  std::ofstream(dir_ / "labels.idx", std::ios::binary) << labels;
+  ASSERT_EQ(test::run_cli({"eval", "--model", (dir_ / "keras2_sequential.h5").string(), "--images",
+                           (dir_ / "images.idx").string(), "--labels", (dir_ / "labels.idx").string(),
+                           "--coding", "bitwise", "--out", (dir_ / "out").string(), "-q"}),
+            0);
+  std::ifstream in(dir_ / "out" / "report.json");
+  const Json r = Json::parse(in);
+  EXPECT_EQ(r["run"]["model_kind"], "keras");
+  EXPECT_EQ(r["run"]["preprocess"]["layout"], "nhwc");
+  EXPECT_EQ(r["accuracy"]["dense"]["correct"], 3);  // labels are the numpy reference's predictions
+  EXPECT_EQ(r["run"]["coded_sites"], Json({"conv2d_1", "dense"}));
 }
 
 TEST_F(KerasFixtures, Keras3FunctionalResidualModelMatchesNumpy) {
