@@ -1,6 +1,5 @@
 #include "sim/eval.hpp"
 
-
 #include <algorithm>
 #include <cmath>
 #include <exception>
