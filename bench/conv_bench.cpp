@@ -3,7 +3,10 @@
 //   fast      event-driven delivery from the coded values (sim::conv_event_forward)
 //   reference event by event over the encoded stream (sim::conv_event_forward_reference)
 // Input: ReLU of N(0, 1) (about half the neurons silent), adaptive threshold k = 3, ternary coding.
-// Run: build/release/bench/spikesim_conv_bench
+// Run: OMP_NUM_THREADS=1 build/release/bench/spikesim_conv_bench --benchmark_min_time=1
+// Last result (one thread, AMD Zen 3 shared 2-core VM, load ~2): dense 44 us (14.2 GMAC/s); fast event path
+// 70 us (ternary, 4,696 events) / 71 us (bitwise, 1,358 events); reference 970 us / 281 us. The dense GEMM
+// beats the scatter here because ternary at k = 3 delivers 2.9x the dense MACs as SOPs on this layer.
 
 #include <benchmark/benchmark.h>
 
