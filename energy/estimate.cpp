@@ -73,6 +73,7 @@ Breakdown spiking_energy(const sim::SiteCounters& c, const HardwareProfile& p, c
              "output rescale and zero-point MACs");
   acc.charge(Term::compute, "e_mac_pj", static_cast<double>(c.uncoded_macs), "MACs of ops left dense");
   acc.charge(Term::compute, "e_add_pj", static_cast<double>(c.bias_adds), "bias adds");
+  acc.charge(Term::compute, "e_add_pj", static_cast<double>(c.elementwise_ops), "element-wise ops");
 
   if (acc.has("e_weight_read_pj")) {
     const auto words = static_cast<double>(p.skips_zero_weights ? c.effective_sops : c.sops);
@@ -110,6 +111,7 @@ Breakdown dense_energy(const sim::SiteCounters& c, const HardwareProfile& p) {
     acc.charge(Term::compute, "e_mac_pj", static_cast<double>(c.dense_macs), "dense MACs");
   if (acc.has("e_mac_pj"))
     acc.charge(Term::compute, "e_add_pj", static_cast<double>(c.bias_adds), "bias adds");
+  acc.charge(Term::compute, "e_add_pj", static_cast<double>(c.elementwise_ops), "element-wise ops");
   if (acc.has("e_weight_byte_pj")) {
     // Per token: every token streams every weight (dense_macs = tokens x weights); else once per call.
     const auto words = static_cast<double>(p.dense_weights_per_token ? c.dense_macs : c.dense_weight_words);

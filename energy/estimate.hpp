@@ -4,14 +4,14 @@
 //
 // spiking run (profile.spiking):
 //   compute       sops·e_synop + graded_sops·e_synop_graded_extra + neuron updates (active/inactive)
-//                 + (rescale + zero-point + uncoded MACs)·e_mac + bias adds·e_add            [all-in:
-//                 sops·e_synop_all_in]
+//                 + (rescale + zero-point + uncoded MACs)·e_mac + (bias adds + element-wise ops)·e_add
+//                 [all-in: sops·e_synop_all_in]
 //   weight_memory weight words read·e_weight_read
 //   state_memory  (sops + neuron updates)·(e_state_read + e_state_write)   (membrane read-modify-write)
 //   routing       spikes·e_spike (+ hops·e_hop once layers are mapped onto cores)
 //   static        p_static·steps·t_step
 // dense run (profile.dense):
-//   compute       dense MACs·e_mac + bias adds·e_add
+//   compute       dense MACs·e_mac + bias adds·e_add + element-wise ops·e_add
 //   weight_memory weight bytes·e_weight_byte (per call, or per token for batch-1 decode)
 // Counters a profile has no constant for are listed in `uncharged`, never silently dropped.
 

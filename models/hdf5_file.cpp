@@ -138,6 +138,57 @@ std::string H5Reader::read_string_attribute(const std::string& object, const std
   return s;
 }
 
+std::vector<std::string> H5Reader::read_string_list_attribute(const std::string& object,
+                                                              const std::string& attr) const {
+  if (!has_attribute(object, attr)) {
+    std::vector<std::string> joined;
+    for (int chunk = 0; has_attribute(object, attr + std::to_string(chunk)); ++chunk) {
+      auto part = read_string_list_attribute(object, attr + std::to_string(chunk));
+      joined.insert(joined.end(), part.begin(), part.end());
+    }
+    if (joined.empty() && !has_attribute(object, attr + "0"))
+      throw ModelError(cat(file_, ": ", object, ": attribute '", attr, "' missing"));
+    return joined;
+  }
+  H5Handle a(H5Aopen_by_name(handle_.get(), object.c_str(), attr.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+             H5Aclose);
+  if (!a.valid()) throw ModelError(cat(file_, ": ", object, ": attribute '", attr, "' unreadable"));
+  H5Handle type(H5Aget_type(a.get()), H5Tclose);
+  H5Handle space(H5Aget_space(a.get()), H5Sclose);
+  const hssize_t n_points = H5Sget_simple_extent_npoints(space.get());
+  if (n_points < 0) throw ModelError(cat(file_, ": ", object, ": attribute '", attr, "' has no extent"));
+  const auto n = static_cast<std::size_t>(n_points);
+  // Keras stores an empty list as an empty float64 array (h5py's default for []).
+  if (n == 0) return {};
+  if (H5Tget_class(type.get()) != H5T_STRING) {
+    throw ModelError(cat(file_, ": ", object, ": attribute '", attr, "' must hold strings"));
+  }
+  std::vector<std::string> out;
+  if (H5Tis_variable_str(type.get()) > 0) {
+    std::vector<char*> raw(n, nullptr);
+    H5Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+    if (n > 0 && H5Aread(a.get(), mem.get(), static_cast<void*>(raw.data())) < 0)
+      throw ModelError(cat(file_, ": ", object, ": cannot read '", attr, "'"));
+    for (char* r : raw) {
+      out.emplace_back(r != nullptr ? r : "");
+      if (r != nullptr) H5free_memory(r);
+    }
+    return out;
+  }
+  const std::size_t size = H5Tget_size(type.get());
+  std::string buffer(size * n, '\0');
+  if (n > 0 && H5Aread(a.get(), type.get(), buffer.data()) < 0)
+    throw ModelError(cat(file_, ": ", object, ": cannot read '", attr, "'"));
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string s = buffer.substr(i * size, size);
+    s.erase(std::find(s.begin(), s.end(), '\0'), s.end());
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::vector<std::int64_t> H5Reader::shape(const std::string& dataset) const {
   H5Handle d(H5Dopen2(handle_.get(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
   if (!d.valid()) throw ModelError(cat(file_, ": dataset '", dataset, "' missing"));
@@ -226,6 +277,27 @@ void H5Writer::write_attribute(const std::string& object, const std::string& att
   H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(type.get(), std::max<std::size_t>(1, value.size()));
   write_attr(handle_.get(), file_.string(), object, attr, type.get(), type.get(), value.c_str());
+}
+
+void H5Writer::write_attribute(const std::string& object, const std::string& attr,
+                               const std::vector<std::string>& values) {
+  std::size_t width = 1;
+  for (const auto& v : values)
+    width = std::max(width, v.size());
+  std::string buffer(width * values.size(), '\0');
+  for (std::size_t i = 0; i < values.size(); ++i)
+    std::copy(values[i].begin(), values[i].end(), buffer.begin() + static_cast<std::ptrdiff_t>(i * width));
+  H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), width);
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  const hsize_t dims = values.size();
+  H5Handle obj(H5Oopen(handle_.get(), object.c_str(), H5P_DEFAULT), H5Oclose);
+  H5Handle space(H5Screate_simple(1, &dims, nullptr), H5Sclose);
+  H5Handle a(H5Acreate2(obj.get(), attr.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+             H5Aclose);
+  if (!obj.valid() || !a.valid() || H5Awrite(a.get(), type.get(), buffer.data()) < 0) {
+    throw ModelError(cat(file_.string(), ": cannot write attribute '", attr, "' on '", object, "'"));
+  }
 }
 
 template <class T>

@@ -42,6 +42,10 @@ class H5Reader {
   [[nodiscard]] std::int64_t read_int_attribute(const std::string& object, const std::string& attr) const;
   [[nodiscard]] double read_double_attribute(const std::string& object, const std::string& attr) const;
   [[nodiscard]] std::string read_string_attribute(const std::string& object, const std::string& attr) const;
+  // A 1-D array of strings (fixed-length, as numpy 'S' arrays from h5py, or variable-length). Keras splits
+  // long lists into attr0, attr1, ...: those are read and joined when `attr` itself is absent.
+  [[nodiscard]] std::vector<std::string> read_string_list_attribute(const std::string& object,
+                                                                    const std::string& attr) const;
   [[nodiscard]] std::vector<std::int64_t> shape(const std::string& dataset) const;
   // Reads a numeric dataset converted to T; checks the element count against `shape`.
   template <class T>
@@ -64,6 +68,9 @@ class H5Writer {
   void write_attribute(const std::string& object, const std::string& attr, std::int64_t value);
   void write_attribute(const std::string& object, const std::string& attr, double value);
   void write_attribute(const std::string& object, const std::string& attr, const std::string& value);
+  // A 1-D array of fixed-length strings (what h5py writes for a list of bytes).
+  void write_attribute(const std::string& object, const std::string& attr,
+                       const std::vector<std::string>& values);
   template <class T>
   void write(const std::string& dataset, const std::vector<T>& data, const std::vector<std::int64_t>& shape);
   void commit();  // closes and renames into place

@@ -1,6 +1,7 @@
 #include "models/network.hpp"
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <queue>
 #include <tuple>
@@ -48,6 +49,13 @@ std::vector<float> Tensor::to_f32() const {
   const auto n = static_cast<std::size_t>(numel());
   std::vector<float> out(n);
   switch (dtype) {
+    case DType::i64:
+      for (std::size_t i = 0; i < n; ++i) {
+        std::int64_t v = 0;
+        std::memcpy(&v, bytes.data() + 8 * i, 8);
+        out[i] = static_cast<float>(v);
+      }
+      break;
     case DType::f32:
       std::memcpy(out.data(), bytes.data(), n * sizeof(float));
       break;
@@ -60,6 +68,23 @@ std::vector<float> Tensor::to_f32() const {
                                      : std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16U);
       }
       break;
+  }
+  return out;
+}
+
+std::vector<std::int64_t> Tensor::to_i64() const {
+  const auto n = static_cast<std::size_t>(numel());
+  std::vector<std::int64_t> out(n);
+  if (dtype == DType::i64) {
+    if (n > 0) std::memcpy(out.data(), bytes.data(), n * sizeof(std::int64_t));
+    return out;
+  }
+  const std::vector<float> values = to_f32();
+  for (std::size_t i = 0; i < n; ++i) {
+    const float v = values[i];
+    if (!(std::abs(v) < 9.0e15F) || std::trunc(v) != v)
+      throw ModelError(cat("tensor '", name, "': expected integer values, found ", v, " at ", i));
+    out[i] = static_cast<std::int64_t>(v);
   }
   return out;
 }
@@ -80,8 +105,60 @@ std::string_view name(OpKind kind) {
       return "attention";
     case OpKind::silu_mul:
       return "silu_mul";
+    case OpKind::constant:
+      return "constant";
+    case OpKind::output:
+      return "output";
+    case OpKind::conv:
+      return "conv";
+    case OpKind::gemm:
+      return "gemm";
+    case OpKind::matmul:
+      return "matmul";
     case OpKind::add:
       return "add";
+    case OpKind::sub:
+      return "sub";
+    case OpKind::mul:
+      return "mul";
+    case OpKind::div:
+      return "div";
+    case OpKind::relu:
+      return "relu";
+    case OpKind::leaky_relu:
+      return "leaky_relu";
+    case OpKind::sigmoid:
+      return "sigmoid";
+    case OpKind::tanh:
+      return "tanh";
+    case OpKind::clip:
+      return "clip";
+    case OpKind::max_pool:
+      return "max_pool";
+    case OpKind::average_pool:
+      return "average_pool";
+    case OpKind::global_average_pool:
+      return "global_average_pool";
+    case OpKind::batch_norm:
+      return "batch_norm";
+    case OpKind::flatten:
+      return "flatten";
+    case OpKind::reshape:
+      return "reshape";
+    case OpKind::transpose:
+      return "transpose";
+    case OpKind::squeeze:
+      return "squeeze";
+    case OpKind::unsqueeze:
+      return "unsqueeze";
+    case OpKind::concat:
+      return "concat";
+    case OpKind::softmax:
+      return "softmax";
+    case OpKind::log_softmax:
+      return "log_softmax";
+    case OpKind::identity:
+      return "identity";
   }
   return "?";
 }
@@ -103,6 +180,24 @@ const Tensor& Network::add_tensor(std::string name, std::vector<std::int64_t> sh
   t.dtype = DType::f32;
   t.bytes = std::as_bytes(std::span<const float>(*owned));
   storage.push_back(owned);
+  return tensors.insert_or_assign(std::move(name), std::move(t)).first->second;
+}
+
+const Tensor& Network::add_tensor(std::string name, std::vector<std::int64_t> shape,
+                                  std::vector<std::int64_t> values) {
+  auto owned = std::make_shared<std::vector<std::int64_t>>(std::move(values));
+  const auto bytes = std::as_bytes(std::span<const std::int64_t>(*owned));
+  return add_tensor_view(std::move(name), std::move(shape), DType::i64, bytes, owned);
+}
+
+const Tensor& Network::add_tensor_view(std::string name, std::vector<std::int64_t> shape, DType dtype,
+                                       std::span<const std::byte> bytes, std::shared_ptr<const void> owner) {
+  Tensor t;
+  t.name = name;
+  t.shape = std::move(shape);
+  t.dtype = dtype;
+  t.bytes = bytes;
+  storage.push_back(std::move(owner));
   return tensors.insert_or_assign(std::move(name), std::move(t)).first->second;
 }
 

@@ -15,7 +15,7 @@
 
 namespace spikesim::models {
 
-enum class DType { f32, f16, bf16 };
+enum class DType { f32, f16, bf16, i64 };  // i64: shapes, axes (ONNX Reshape, Squeeze, ...)
 
 // A named tensor whose bytes live in storage owned by the Network (a memory map or a loaded buffer).
 struct Tensor {
@@ -29,10 +29,12 @@ struct Tensor {
   [[nodiscard]] std::span<const float> f32() const;
   // Values converted to float (a copy; f16 / bf16 are widened exactly).
   [[nodiscard]] std::vector<float> to_f32() const;
+  // Integer values (i64 storage; float storage must hold whole numbers). ModelError otherwise.
+  [[nodiscard]] std::vector<std::int64_t> to_i64() const;
 };
 
 enum class OpKind {
-  input,   // external activations (e.g. a trace's recorded layer input)
+  input,   // external activations (e.g. a trace's recorded layer input; a model's input, ints_list "shape")
   linear,  // y = x W^T + b: a synaptic site
   // Llama-family LLM ops (models/llm.hpp)
   embedding,  // token ids -> rows of the embedding table
@@ -40,7 +42,35 @@ enum class OpKind {
   rope,       // rotary position embedding of q or k heads
   attention,  // causal grouped-query attention over a KV cache
   silu_mul,   // SwiGLU gating: silu(gate) * up
-  add,        // residual add
+  // General networks (ONNX, Keras). Inputs arrive on edges by slot; attributes are normalised by the loader
+  // so that one meaning holds whatever the file format or opset (see models/onnx.hpp for each op).
+  constant,             // tensors["value"]
+  output,               // a model output: slot 0 is the value
+  conv,                 // x, W [M][C/group][kh][kw], bias?: kernel_shape strides pads dilations group
+  gemm,                 // A, B, C?: alpha beta transA transB
+  matmul,               // numpy matmul with broadcasting
+  add,                  // element-wise with numpy broadcasting (also the LLM residual add)
+  sub,                  //
+  mul,                  //
+  div,                  //
+  relu,                 //
+  leaky_relu,           // floats alpha
+  sigmoid,              //
+  tanh,                 //
+  clip,                 // floats min / max (absent: unbounded)
+  max_pool,             // kernel_shape strides pads dilations ceil_mode
+  average_pool,         // kernel_shape strides pads ceil_mode count_include_pad
+  global_average_pool,  //
+  batch_norm,           // x, scale, bias, mean, var: floats epsilon (inference form)
+  flatten,              // ints axis
+  reshape,              // x, shape (i64): ints allowzero
+  transpose,            // int_lists perm (absent: reversed)
+  squeeze,              // int_lists axes, or slot 1 (absent: every dimension of size 1)
+  unsqueeze,            // int_lists axes, or slot 1
+  concat,               // ints axis
+  softmax,              // ints axis, coerce_2d (opset < 13: over the flattened dimensions from axis on)
+  log_softmax,          // as softmax
+  identity,             // Identity, Dropout at inference
 };
 std::string_view name(OpKind kind);
 
@@ -51,6 +81,10 @@ struct Op {
   std::map<std::string, std::int64_t> ints;    // integer attributes
   int order = 0;                               // tie-break for execution order
   bool coded = false;                          // spike-coded synaptic site
+  std::map<std::string, std::vector<std::int64_t>> int_lists;  // list attributes (pads, strides, perm, ...)
+  std::map<std::string, double> floats;                        // float attributes (alpha, epsilon, ...)
+  std::map<std::string, std::string> strings;                  // string attributes (auto_pad, ...)
+  std::string source_op;  // the op as the file names it (e.g. ONNX "Conv", Keras "Conv2D"), for messages
 };
 
 struct DataEdge {
@@ -70,6 +104,11 @@ struct Network {
   void connect(Vertex from, Vertex to, int slot = 0);
   // Adds a tensor backed by `values` (moved into storage).
   const Tensor& add_tensor(std::string name, std::vector<std::int64_t> shape, std::vector<float> values);
+  const Tensor& add_tensor(std::string name, std::vector<std::int64_t> shape,
+                           std::vector<std::int64_t> values);
+  // Adds a tensor over bytes that `owner` keeps alive (zero-copy, e.g. into a parsed protobuf).
+  const Tensor& add_tensor_view(std::string name, std::vector<std::int64_t> shape, DType dtype,
+                                std::span<const std::byte> bytes, std::shared_ptr<const void> owner);
   [[nodiscard]] const Tensor& tensor(const std::string& name) const;  // ModelError if missing
 
   // Topological order; ops that are ready together run by `order`, then by name. Throws on a cycle.

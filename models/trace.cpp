@@ -43,18 +43,18 @@ Network load_trace(const std::filesystem::path& file) {
     check_finite(input, in_shape, f, what + " input");
     check_finite(weight, w_shape, f, what + " weight");
 
-    Op in_op{.kind = OpKind::input,
-             .name = layer + "/input",
-             .tensors = {{"value", g + "/input"}},
-             .ints = {},
-             .order = static_cast<int>(index),
-             .coded = false};
-    Op lin{.kind = OpKind::linear,
-           .name = layer,
-           .tensors = {{"weight", g + "/weight"}},
-           .ints = {{"index", index}, {"in", in_shape[1]}, {"out", w_shape[0]}},
-           .order = static_cast<int>(index),
-           .coded = true};
+    Op in_op;
+    in_op.kind = OpKind::input;
+    in_op.name = layer + "/input";
+    in_op.tensors = {{"value", g + "/input"}};
+    in_op.order = static_cast<int>(index);
+    Op lin;
+    lin.kind = OpKind::linear;
+    lin.name = layer;
+    lin.tensors = {{"weight", g + "/weight"}};
+    lin.ints = {{"index", index}, {"in", in_shape[1]}, {"out", w_shape[0]}};
+    lin.order = static_cast<int>(index);
+    lin.coded = true;
     if (h5.has(g + "/bias")) {
       const auto b_shape = h5.shape(g + "/bias");
       check_shape(b_shape, {w_shape[0]}, f, what + " bias", "out_features of the weight");

@@ -32,3 +32,12 @@ else
 fi
 /usr/bin/python3 scripts/plot_report.py "$out"
 echo "report: $out/report.json, $out/layers.csv and the figures above"
+
+# The project's own CNN (data/models/fashion_cnn.onnx, scripts/train_cnn.py) on Fashion-MNIST from Debian's
+# dataset-fashion-mnist: dense vs spiking accuracy, per-layer counters and energy.
+fashion=/usr/share/datasets/fashion-mnist
+build/release/sim/spikesim eval --model data/models/fashion_cnn.onnx \
+  --images "$fashion/t10k-images-idx3-ubyte.gz" --labels "$fashion/t10k-labels-idx1-ubyte.gz" \
+  --scale 1/255 --mean 0.286 --std 0.353 --coding ternary --k 3 --limit 2000 --batch 50 --out "$out/fashion_cnn"
+/usr/bin/python3 scripts/plot_report.py "$out/fashion_cnn"
+echo "CNN report: $out/fashion_cnn/report.json (accuracy object: dense vs spiking top-1)"

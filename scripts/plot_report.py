@@ -19,7 +19,7 @@ TERMS = ["compute", "weight_memory", "state_memory", "routing", "static"]
 
 
 def plot_sparsity(report, out_dir):
-    layers = [l for l in report["layers"] if l.get("coded", True)]  # ops left dense have no spike counts
+    layers = [l for l in report["layers"] if l.get("coded", True)]  # dense ops have no spike counts
     names = [l["name"] for l in layers]
     fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(names)), 3.5))
     ax.bar(range(len(names)), [l["zero_fraction"] for l in layers], color="#4477aa")
@@ -65,8 +65,9 @@ def plot_energy(report, out_dir):
         vals = [e[1][term]["nominal"] * 1e-6 for e in entries]
         ax.bar(range(len(entries)), vals, bottom=bottom, color=color, label=term)
         bottom = [b + v for b, v in zip(bottom, vals)]
-    lo = [t - e[1]["total"]["low"] * 1e-6 for t, e in zip(bottom, entries)]
-    hi = [e[1]["total"]["high"] * 1e-6 - t for t, e in zip(bottom, entries)]
+    # max(0, ...): the stacked nominal terms and the reported total differ by float rounding.
+    lo = [max(0.0, t - e[1]["total"]["low"] * 1e-6) for t, e in zip(bottom, entries)]
+    hi = [max(0.0, e[1]["total"]["high"] * 1e-6 - t) for t, e in zip(bottom, entries)]
     ax.errorbar(range(len(entries)), bottom, yerr=[lo, hi], fmt="none", ecolor="k", capsize=3, lw=1)
     ax.set_xticks(range(len(entries)), [e[0] for e in entries], fontsize=7)
     ax.set_yscale("log")

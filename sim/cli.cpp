@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "coding/scheme.hpp"
+#include "sim/run_model.hpp"
 
 namespace spikesim::sim {
 
@@ -69,6 +70,50 @@ void add_llm_text_options(CLI::App& cmd, std::string& tokenizer, std::string& pr
       ->check(CLI::NonNegativeNumber);
 }
 
+void add_dataset_options(CLI::App& cmd, DatasetArgs& args, bool required) {
+  auto* images =
+      cmd.add_option("--images", args.images, "IDX images (gzip or plain), e.g. t10k-images-idx3-ubyte.gz")
+          ->check(CLI::ExistingFile);
+  auto* labels = cmd.add_option("--labels", args.labels, "IDX labels matching --images (for accuracy)")
+                     ->check(CLI::ExistingFile);
+  if (required) {
+    images->required();
+    labels->required();
+  }
+  cmd.add_option("--scale", args.scale, "Multiply raw pixels by this: a number or a ratio like 1/255")
+      ->capture_default_str();
+  cmd.add_option("--mean", args.mean, "Subtract after scaling: one value, or one per channel")
+      ->delimiter(',');
+  cmd.add_option("--std", args.std, "Divide by after subtracting the mean: one value, or one per channel")
+      ->delimiter(',');
+  cmd.add_option("--layout", args.layout,
+                 "Layout of the model input (default: nchw for ONNX, nhwc for Keras)")
+      ->check(CLI::IsMember({"nchw", "nhwc"}));
+  cmd.add_option("--limit", args.limit, "Use the first N samples (default: all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--batch", args.batch,
+                 "Samples per run of the plan when the model's batch is dynamic (results are per sample)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_flag("--code-input-layer", args.code_input_layer,
+               "Also spike-code the input layer (the sites fed by the raw input; dense by default)");
+  cmd.add_option("--dense-site", args.dense_sites, "Leave this synaptic site (op name) dense; repeatable");
+}
+
+void apply_dataset_args(const DatasetArgs& args, RunRequest& request) {
+  request.images = args.images;
+  request.labels = args.labels;
+  request.preprocess.scale = models::parse_scale(args.scale);
+  request.preprocess.mean = args.mean;
+  request.preprocess.std = args.std;
+  request.layout_given = !args.layout.empty();
+  if (request.layout_given) request.preprocess.layout = models::parse_layout(args.layout);
+  request.limit = args.limit;
+  request.lower.batch = args.batch;
+  request.lower.code_input_layer = args.code_input_layer;
+  request.lower.dense_sites = {args.dense_sites.begin(), args.dense_sites.end()};
+}
+
 void add_hardware_option(CLI::App& cmd, std::vector<std::string>& names) {
   std::string defaults;
   for (const auto& n : energy::default_profile_names())
@@ -97,6 +142,7 @@ int cli_main(int argc, char** argv) {
   add_encode_command(app, action);
   add_generate_command(app, action);
   add_convert_command(app, action);
+  add_eval_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

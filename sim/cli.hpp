@@ -37,6 +37,23 @@ std::vector<energy::HardwareProfile> load_profiles(const std::vector<std::string
 // LLM input options: --tokenizer, --prompt, --text-file, --tokens, --max-tokens.
 void add_llm_text_options(CLI::App& cmd, std::string& tokenizer, std::string& prompt, std::string& text_file,
                           std::string& tokens_file, std::int64_t& max_tokens);
+// Options of general networks (ONNX, Keras) run on a dataset: shared by `run` and `eval`.
+struct DatasetArgs {
+  std::string images;
+  std::string labels;
+  std::string scale = "1";
+  std::vector<double> mean;
+  std::vector<double> std;
+  std::string layout;  // empty: the model's own (ONNX nchw, Keras nhwc)
+  std::int64_t limit = 0;
+  std::int64_t batch = 1;
+  bool code_input_layer = false;
+  std::vector<std::string> dense_sites;
+};
+void add_dataset_options(CLI::App& cmd, DatasetArgs& args, bool required);
+// Fills the dataset, preprocessing and lowering fields of a run request.
+struct RunRequest;
+void apply_dataset_args(const DatasetArgs& args, RunRequest& request);
 
 // What a command runs once parsing succeeded. Returns the exit status.
 using Action = std::function<int()>;
@@ -45,6 +62,7 @@ void add_run_command(CLI::App& app, Action& action);
 void add_encode_command(CLI::App& app, Action& action);
 void add_generate_command(CLI::App& app, Action& action);
 void add_convert_command(CLI::App& app, Action& action);
+void add_eval_command(CLI::App& app, Action& action);
 
 int cli_main(int argc, char** argv);
 

@@ -21,6 +21,7 @@ struct RunArgs {
   std::string sites = "qkv,o,gateup";
   CodingArgs coding;
   std::vector<std::string> hardware;
+  DatasetArgs dataset;
   bool quiet = false;
 };
 
@@ -34,6 +35,7 @@ int run(const RunArgs& a) {
   request.tokens_file = a.tokens_file;
   request.max_tokens = a.max_tokens;
   request.sites = a.sites;
+  apply_dataset_args(a.dataset, request);
   const auto profiles = load_profiles(a.hardware);  // fail on a bad profile before any work
   ReportInput report = run_model(request);
   report.profiles = profiles;
@@ -62,8 +64,9 @@ void add_run_command(CLI::App& app, Action& action) {
   CLI::App* cmd = app.add_subcommand("run", "Spike-code a network, count operations and estimate energy");
   cmd->add_option(
          "--model,--trace", args->model,
-         "Model to run: HDF5 activation trace (README: trace format), llama2.c .bin checkpoint, or a "
-         "directory / .safetensors file with config.json (LlamaForCausalLM, Qwen2ForCausalLM)")
+         "Model to run: HDF5 activation trace (README: trace format), llama2.c .bin checkpoint, a "
+         "directory / .safetensors file with config.json (LlamaForCausalLM, Qwen2ForCausalLM), or an "
+         "ONNX / Keras .h5 model (these need --images)")
       ->required()
       ->check(CLI::ExistingPath);
   cmd->add_option("--out", args->out, "Output directory for report.json and layers.csv")->required();
@@ -77,6 +80,7 @@ void add_run_command(CLI::App& app, Action& action) {
          "LLM: coded sites per layer, comma-separated: qkv (q|k|v input), o, gateup (gate|up input), "
          "down; or all, none")
       ->capture_default_str();
+  add_dataset_options(*cmd, args->dataset, false);
   cmd->callback([args, &action] { action = [args] { return run(*args); }; });
 }
 

@@ -36,6 +36,8 @@ struct SiteCounters {
   std::uint64_t bias_adds = 0;        // bias added per token and output neuron
   std::uint64_t uncoded_macs = 0;     // MACs the spiking model still runs densely (ops not spike-coded:
                                       // attention scores, lm_head, uncoded projections, ...)
+  std::uint64_t elementwise_ops = 0;  // element-wise work of ops that are not synaptic (activations, pooling
+                                      // comparisons, element-wise add/mul, softmax): the same in both runs
   // --- the same site run densely (GPU-equivalent) ---
   std::uint64_t dense_macs = 0;          // tokens x in x out (x kernel size for convolutions)
   std::uint64_t dense_weight_words = 0;  // weights the dense run reads once per call
@@ -70,6 +72,7 @@ struct SiteCounters {
     zero_point_macs += o.zero_point_macs;
     bias_adds += o.bias_adds;
     uncoded_macs += o.uncoded_macs;
+    elementwise_ops += o.elementwise_ops;
     dense_macs += o.dense_macs;
     dense_weight_words += o.dense_weight_words;
     input_sq_norm += o.input_sq_norm;

@@ -78,6 +78,7 @@ Json metrics_json(const SiteCounters& c) {
   j["zero_point_macs"] = c.zero_point_macs;
   j["bias_adds"] = c.bias_adds;
   j["uncoded_macs"] = c.uncoded_macs;
+  j["elementwise_ops"] = c.elementwise_ops;
   j["saturated"] = c.saturated;
   j["reconstruction_rel_error"] = std::sqrt(ratio(c.reconstruction_sq_err, c.input_sq_norm));
   j["output_rel_error"] = std::sqrt(ratio(c.output_sq_err, c.output_sq_norm));
@@ -117,6 +118,9 @@ Json report_json(const ReportInput& input) {
       {"graded_sops", "sops from bitwise spikes of weight 2^b, b >= 1: an accumulate plus a shift"},
       {"dense_macs", "multiply-accumulates of the same layer run densely (GPU-equivalent)"},
       {"uncoded_macs", "multiply-accumulates the spiking model still runs densely (ops not spike-coded)"},
+      {"elementwise_ops",
+       "element-wise operations of non-synaptic ops (activations, pooling, element-wise "
+       "arithmetic, softmax), the same in the dense and the spiking run; charged as adds"},
       {"reconstruction_rel_error", "||x - x_hat|| / ||x|| with x_hat = count x V_th"},
       {"output_rel_error", "||y_spiking - y_dense|| / ||y_dense|| on the same input"},
       {"energy_pj", "per hardware profile, per run (spiking / dense) and term, low / nominal / high in pJ"},

@@ -6,13 +6,15 @@
 #include <string>
 #include <string_view>
 
+#include "models/idx.hpp"
+#include "sim/net_plan.hpp"
 #include "sim/report.hpp"
 #include "sim/site.hpp"
 
 namespace spikesim::sim {
 
 struct RunRequest {
-  std::string model;  // file to run: an HDF5 activation trace, an LLM checkpoint, ...
+  std::string model;  // file to run: HDF5 trace, LLM checkpoint, ONNX model, Keras HDF5 model
   SiteConfig site;    // neuron, coding and engine of every coded site
   // --- LLM checkpoints (llama2.c .bin, or config.json + model.safetensors)
   std::string tokenizer;               // llama2.c tokenizer .bin; default: tokenizer.bin beside the model
@@ -21,9 +23,17 @@ struct RunRequest {
   std::string tokens_file;             // token ids
   std::int64_t max_tokens = 0;         // > 0: keep the first max_tokens tokens
   std::string sites = "qkv,o,gateup";  // coded sites per layer (qkv, o, gateup, down, all, none)
+  // --- General networks (ONNX, Keras): the dataset the model runs on (IDX images, optional labels).
+  std::string images;
+  std::string labels;
+  models::Preprocess preprocess;  // scale, mean/std; layout is the model's own unless layout_given
+  bool layout_given = false;
+  std::int64_t limit = 0;       // first N samples; 0: all
+  LowerOptions lower;           // batch, code_input_layer, dense_sites
+  std::string command = "run";  // recorded in the report
 };
 
-enum class ModelKind { trace, llama2c, safetensors };
+enum class ModelKind { trace, llama2c, safetensors, onnx, keras };
 std::string_view name(ModelKind kind);
 
 // What kind of input `file` is (by content where possible, else by extension); ModelError if unknown.
