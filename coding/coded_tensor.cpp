@@ -8,6 +8,10 @@
 namespace spikesim::coding {
 
 CodedTensor prepare(const neurons::SpikeCounts& counts, const CodingOptions& options, std::string_view what) {
+  return prepare(neurons::SpikeCounts(counts), options, what);
+}
+
+CodedTensor prepare(neurons::SpikeCounts&& counts, const CodingOptions& options, std::string_view what) {
   const Scheme scheme = options.scheme;
   if (options.steps && *options.steps < 1) {
     throw CodingError(cat(what, ": fixed T must be >= 1, got ", *options.steps));
@@ -19,32 +23,39 @@ CodedTensor prepare(const neurons::SpikeCounts& counts, const CodingOptions& opt
   out.scheme = scheme;
   out.rows = counts.rows;
   out.cols = counts.cols;
-  out.value = counts.count;
-  out.scale = counts.scale;
-  out.zero_point.assign(static_cast<std::size_t>(counts.rows), 0);
+  out.value = std::move(counts.count);
+  out.scale = std::move(counts.scale);
+  out.zero_point.assign(static_cast<std::size_t>(out.rows), 0);
 
-  const auto n = static_cast<std::size_t>(counts.cols);
-  if (needs_zero_point(scheme)) {
-    for (std::size_t r = 0; r < out.zero_point.size(); ++r) {
-      std::int32_t lowest = 0;
-      for (std::size_t c = 0; c < n; ++c)
-        lowest = std::min(lowest, out.value[r * n + c]);
-      out.zero_point[r] = -lowest;
-      for (std::size_t c = 0; c < n; ++c)
-        out.value[r * n + c] -= lowest;
+  // Counts are bounded by 2^30 in magnitude (neurons/), so shifted values and their extremes fit int32.
+  const auto n = static_cast<std::size_t>(out.cols);
+  const auto rows = static_cast<std::int64_t>(out.rows);
+  const bool threaded = out.value.size() >= 65536;
+  std::int32_t lo = 0;
+  std::int32_t hi = 0;
+#pragma omp parallel for schedule(static) reduction(min : lo) reduction(max : hi) if (threaded)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    std::int32_t* v = out.value.data() + static_cast<std::size_t>(r) * n;
+    std::int32_t row_lo = 0;
+    std::int32_t row_hi = 0;
+    for (std::size_t c = 0; c < n; ++c) {  // vectorises
+      row_lo = std::min(row_lo, v[c]);
+      row_hi = std::max(row_hi, v[c]);
     }
-  }
-
-  std::int64_t lo = 0;
-  std::int64_t hi = 0;
-  for (const std::int32_t v : out.value) {
-    lo = std::min<std::int64_t>(lo, v);
-    hi = std::max<std::int64_t>(hi, v);
+    if (needs_zero_point(scheme) && row_lo < 0) {
+      out.zero_point[static_cast<std::size_t>(r)] = -row_lo;
+      for (std::size_t c = 0; c < n; ++c)
+        v[c] -= row_lo;
+      row_hi -= row_lo;
+      row_lo = 0;
+    }
+    lo = std::min(lo, row_lo);
+    hi = std::max(hi, row_hi);
   }
   out.steps = options.steps.value_or(required_steps(scheme, lo, hi));
   if (is_bitwise(scheme) && out.steps > 30) {
-    throw CodingError(cat(what, ": largest spike count ", std::max(-lo, hi), " needs T = ", out.steps,
-                          " bit planes, beyond the 30 supported"));
+    throw CodingError(cat(what, ": largest spike count ", std::max(-std::int64_t{lo}, std::int64_t{hi}),
+                          " needs T = ", out.steps, " bit planes, beyond the 30 supported"));
   }
   const ValueRange range = representable(scheme, out.steps);
   if (lo >= range.min && hi <= range.max) return out;

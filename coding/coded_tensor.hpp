@@ -38,6 +38,8 @@ struct CodedTensor {
 
 // `what` names the tensor in error messages (e.g. "trace.h5: layer q_proj input").
 CodedTensor prepare(const neurons::SpikeCounts& counts, const CodingOptions& options, std::string_view what);
+// The same, reusing the counts' buffers (no copy of the [rows][cols] array).
+CodedTensor prepare(neurons::SpikeCounts&& counts, const CodingOptions& options, std::string_view what);
 
 // The neuron counts after saturation, as SpikeCounts (x̂ = count · scale).
 neurons::SpikeCounts counts_of(const CodedTensor& coded);

@@ -1,6 +1,7 @@
 #include "neurons/adaptive_threshold.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 
@@ -16,13 +17,39 @@ float round_to_bf16(float value) {
   return std::bit_cast<float>(bits);
 }
 
-float adaptive_threshold(std::span<const float> x, double k) {
-  double sum_abs = 0.0;
-  for (const float v : x)
-    sum_abs += std::fabs(static_cast<double>(v));
-  const auto mean_abs = x.empty() ? 0.0F : static_cast<float>(sum_abs / static_cast<double>(x.size()));
+namespace {
+
+// Rows of at least this many elements in total are split over threads (results never depend on it).
+constexpr std::size_t threaded_elements = 65536;
+
+// Sum of |x| in double over 8 fixed interleaved partial sums (so the loop vectorises and the order, hence
+// the result, is the same for every thread count), then the partials in order.
+double sum_abs(const float* x, std::size_t n) {
+  constexpr std::size_t ways = 8;
+  std::array<double, ways> part{};
+  std::size_t i = 0;
+  for (; i + ways <= n; i += ways) {
+    for (std::size_t w = 0; w < ways; ++w)
+      part[w] += std::fabs(static_cast<double>(x[i + w]));
+  }
+  for (; i < n; ++i)
+    part[0] += std::fabs(static_cast<double>(x[i]));
+  double sum = 0.0;
+  for (const double p : part)
+    sum += p;
+  return sum;
+}
+
+float threshold_of_sum(double sum_abs_x, std::size_t n, double k) {
+  const auto mean_abs = n == 0 ? 0.0F : static_cast<float>(sum_abs_x / static_cast<double>(n));
   const float v_th = round_to_bf16(mean_abs) / static_cast<float>(k);
   return std::clamp(v_th, v_th_min, v_th_max);
+}
+
+}  // namespace
+
+float adaptive_threshold(std::span<const float> x, double k) {
+  return threshold_of_sum(sum_abs(x.data(), x.size()), x.size(), k);
 }
 
 std::vector<float> adaptive_thresholds(std::span<const float> x, std::int64_t rows, std::int64_t cols,
@@ -33,8 +60,11 @@ std::vector<float> adaptive_thresholds(std::span<const float> x, std::int64_t ro
     return v_th;
   }
   const auto n = static_cast<std::size_t>(cols);
-  for (std::size_t r = 0; r < v_th.size(); ++r)
-    v_th[r] = adaptive_threshold(x.subspan(r * n, n), k);
+#pragma omp parallel for schedule(static) if (x.size() >= threaded_elements)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const auto ru = static_cast<std::size_t>(r);
+    v_th[ru] = threshold_of_sum(sum_abs(x.data() + ru * n, n), n, k);
+  }
   return v_th;
 }
 
@@ -47,15 +77,29 @@ SpikeCounts adaptive_counts(std::span<const float> x, std::int64_t rows, std::in
   out.count.resize(x.size());
   constexpr float count_limit = 1073741824.0F;  // 2^30: far beyond any T a coding can carry
   const auto n = static_cast<std::size_t>(cols);
-  for (std::size_t r = 0; r < static_cast<std::size_t>(rows); ++r) {
-    const float v_th = out.scale[r];
+  std::vector<std::uint8_t> row_bad(static_cast<std::size_t>(rows), 0);  // [rows] a count beyond 2^30
+#pragma omp parallel for schedule(static) if (x.size() >= threaded_elements)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const auto ru = static_cast<std::size_t>(r);
+    const float v_th = out.scale[ru];
+    const float* xr = x.data() + ru * n;
+    std::int32_t* cr = out.count.data() + ru * n;
+    std::int32_t bad = 0;
+    for (std::size_t c = 0; c < n; ++c) {            // vectorises: no branch, no call
+      const float q = std::nearbyint(xr[c] / v_th);  // FE_TONEAREST: round half to even
+      bad |= std::fabs(q) < count_limit ? 0 : 1;     // also catches NaN
+      cr[c] = static_cast<std::int32_t>(std::fabs(q) < count_limit ? q : 0.0F);
+    }
+    row_bad[ru] = static_cast<std::uint8_t>(bad);
+  }
+  for (std::size_t r = 0; r < row_bad.size(); ++r) {
+    if (row_bad[r] == 0) continue;
     for (std::size_t c = 0; c < n; ++c) {
-      const float q = std::nearbyint(x[r * n + c] / v_th);  // FE_TONEAREST: round half to even
-      if (!(std::fabs(q) < count_limit)) {
-        throw NeuronError(cat(what, ": element [", r, ", ", c, "] = ", x[r * n + c], " over V_th ", v_th,
+      const float v = x[r * n + c];
+      if (!(std::fabs(std::nearbyint(v / out.scale[r])) < count_limit)) {
+        throw NeuronError(cat(what, ": element [", r, ", ", c, "] = ", v, " over V_th ", out.scale[r],
                               " gives a spike count beyond 2^30"));
       }
-      out.count[r * n + c] = static_cast<std::int32_t>(q);
     }
   }
   return out;
