@@ -58,8 +58,9 @@ int main(int argc, char** argv) {
                           {"k", "3"},
                           {"sigma", "2.25"},
                           {"rounds", "7"},
-                          {"seed", "1"},
-                          {"block-inputs", "256"}});
+                          {"seed", "4"},
+                          {"block-inputs", "128"},
+                          {"prefetch", "1"}});
   const std::int64_t tokens = args.integer("tokens");
   const int rounds = static_cast<int>(args.integer("rounds"));
   const auto seed = static_cast<std::uint64_t>(args.integer("seed"));
@@ -98,7 +99,8 @@ int main(int argc, char** argv) {
       std::uint64_t nonzero = 0;
       for (const std::int32_t v : coded.value)
         nonzero += v != 0 ? 1 : 0;
-      const sim::EventForwardOptions options{.block_inputs = args.integer("block-inputs")};
+      const sim::EventForwardOptions options{.block_inputs = args.integer("block-inputs"),
+                                             .prefetch = args.integer("prefetch") != 0};
 
       sim::SiteCounters sink;
       const auto times = bench::time_interleaved(

@@ -4,6 +4,7 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstring>
 
 #include "sim/text.hpp"
 
@@ -25,18 +26,22 @@ constexpr std::size_t threaded_elements = 65536;
 // Sum of |x| in double over 8 fixed interleaved partial sums (so the loop vectorises and the order, hence
 // the result, is the same for every thread count), then the partials in order.
 double sum_abs(const float* x, std::size_t n) {
+  using Double8 = double __attribute__((vector_size(64)));
+  using Float8 = float __attribute__((vector_size(32)));
   constexpr std::size_t ways = 8;
-  std::array<double, ways> part{};
+  Double8 part{};  // lane w: |x[j]| for j % 8 == w (the tail goes to lane 0)
   std::size_t i = 0;
   for (; i + ways <= n; i += ways) {
-    for (std::size_t w = 0; w < ways; ++w)
-      part[w] += std::fabs(static_cast<double>(x[i + w]));
+    Float8 xf;
+    std::memcpy(&xf, x + i, sizeof xf);
+    const Double8 xd = __builtin_convertvector(xf, Double8);
+    part += xd < 0.0 ? -xd : xd;
   }
   for (; i < n; ++i)
     part[0] += std::fabs(static_cast<double>(x[i]));
   double sum = 0.0;
-  for (const double p : part)
-    sum += p;
+  for (std::size_t w = 0; w < ways; ++w)
+    sum += part[w];
   return sum;
 }
 
@@ -68,6 +73,30 @@ std::vector<float> adaptive_thresholds(std::span<const float> x, std::int64_t ro
   return v_th;
 }
 
+bool adaptive_counts_row(std::span<const float> x, float v_th, std::span<std::int32_t> counts) {
+  constexpr float count_limit = 1073741824.0F;  // 2^30: far beyond any T a coding can carry
+  const float* xr = x.data();
+  std::int32_t* cr = counts.data();
+  std::int32_t bad = 0;
+  for (std::size_t c = 0; c < x.size(); ++c) {     // vectorises: no branch, no call
+    const float q = std::nearbyint(xr[c] / v_th);  // FE_TONEAREST: round half to even
+    bad |= std::fabs(q) < count_limit ? 0 : 1;     // also catches NaN
+    cr[c] = static_cast<std::int32_t>(std::fabs(q) < count_limit ? q : 0.0F);
+  }
+  return bad == 0;
+}
+
+void throw_count_overflow(std::span<const float> x_row, std::int64_t row, float v_th, std::string_view what) {
+  constexpr float count_limit = 1073741824.0F;
+  for (std::size_t c = 0; c < x_row.size(); ++c) {
+    if (!(std::fabs(std::nearbyint(x_row[c] / v_th)) < count_limit)) {
+      throw NeuronError(cat(what, ": element [", row, ", ", c, "] = ", x_row[c], " over V_th ", v_th,
+                            " gives a spike count beyond 2^30"));
+    }
+  }
+  throw NeuronError(cat(what, ": row ", row, " gives a spike count beyond 2^30"));
+}
+
 SpikeCounts adaptive_counts(std::span<const float> x, std::int64_t rows, std::int64_t cols,
                             std::vector<float> v_th_per_row, std::string_view what) {
   SpikeCounts out;
@@ -75,32 +104,18 @@ SpikeCounts adaptive_counts(std::span<const float> x, std::int64_t rows, std::in
   out.cols = cols;
   out.scale = std::move(v_th_per_row);
   out.count.resize(x.size());
-  constexpr float count_limit = 1073741824.0F;  // 2^30: far beyond any T a coding can carry
   const auto n = static_cast<std::size_t>(cols);
   std::vector<std::uint8_t> row_bad(static_cast<std::size_t>(rows), 0);  // [rows] a count beyond 2^30
 #pragma omp parallel for schedule(static) if (x.size() >= threaded_elements)
   for (std::int64_t r = 0; r < rows; ++r) {
     const auto ru = static_cast<std::size_t>(r);
-    const float v_th = out.scale[ru];
-    const float* xr = x.data() + ru * n;
-    std::int32_t* cr = out.count.data() + ru * n;
-    std::int32_t bad = 0;
-    for (std::size_t c = 0; c < n; ++c) {            // vectorises: no branch, no call
-      const float q = std::nearbyint(xr[c] / v_th);  // FE_TONEAREST: round half to even
-      bad |= std::fabs(q) < count_limit ? 0 : 1;     // also catches NaN
-      cr[c] = static_cast<std::int32_t>(std::fabs(q) < count_limit ? q : 0.0F);
-    }
-    row_bad[ru] = static_cast<std::uint8_t>(bad);
+    const bool ok = adaptive_counts_row(x.subspan(ru * n, n), out.scale[ru],
+                                        std::span<std::int32_t>(out.count).subspan(ru * n, n));
+    row_bad[ru] = ok ? 0 : 1;
   }
   for (std::size_t r = 0; r < row_bad.size(); ++r) {
-    if (row_bad[r] == 0) continue;
-    for (std::size_t c = 0; c < n; ++c) {
-      const float v = x[r * n + c];
-      if (!(std::fabs(std::nearbyint(v / out.scale[r])) < count_limit)) {
-        throw NeuronError(cat(what, ": element [", r, ", ", c, "] = ", v, " over V_th ", out.scale[r],
-                              " gives a spike count beyond 2^30"));
-      }
-    }
+    if (row_bad[r] != 0)
+      throw_count_overflow(x.subspan(r * n, n), static_cast<std::int64_t>(r), out.scale[r], what);
   }
   return out;
 }

@@ -146,7 +146,7 @@ EventPlan plan_events(const coding::CodedTensor& coded, std::size_t block_in) {
   const auto in = static_cast<std::size_t>(coded.cols);
   EventPlan plan;
   plan.block_in = block_in;
-  plan.n_blocks = (in + block_in - 1) / block_in;
+  plan.n_blocks = std::max<std::size_t>(1, (in + block_in - 1) / block_in);
   const std::size_t stride = plan.n_blocks + 1;
   std::vector<std::size_t> row_start(rows + 1, 0);  // [rows + 1]
   const auto n_rows = static_cast<std::int64_t>(rows);
@@ -190,13 +190,28 @@ EventPlan plan_events(const coding::CodedTensor& coded, std::size_t block_in) {
 // sit in L1/L2 without TLB misses (the fan-out rows themselves are `out` floats apart).
 constexpr std::size_t pack_min_rows = 8;
 
+// acc += value * (weight row of j) over a token's events; rows are `fixed_stride` floats apart when that is
+// non-zero (packed: a constant, so the address is a shift), else `stride`.
+template <std::size_t nv, std::size_t fixed_stride>
+inline void accumulate(Vec16* acc, const Event* first, const Event* last, const float* base,
+                       std::size_t stride) {
+  const std::size_t row_stride = fixed_stride != 0 ? fixed_stride : stride;
+  for (const Event* e = first; e != last; ++e) {
+    const float* w = base + static_cast<std::size_t>(e->j) * row_stride;
+    const float value = e->value;
+    for (std::size_t i = 0; i < nv; ++i)
+      acc[i] += value * load16(w + i * lanes);
+  }
+}
+
 // Output neurons o0 .. o0 + 16 * nv - 1 of every token. For each block of presynaptic neurons, its weight
 // rows stay in cache while every token's events of that block are delivered; each token's accumulators stay
 // in registers while its events are summed. Summation order per output: j ascending, whatever the block
 // size, packing or thread count.
 template <std::size_t nv>
-void deliver_tile(const LinearWeights& layer, const EventPlan& plan, std::size_t rows, std::size_t o0,
-                  float* y, std::vector<float>& pack) {
+void deliver_tile(const LinearWeights& layer, const EventPlan& plan, const coding::CodedTensor& coded,
+                  std::size_t o0, float* y, std::vector<float>& pack, bool prefetch) {
+  const auto rows = static_cast<std::size_t>(coded.rows);
   constexpr std::size_t width = nv * lanes;
   const auto out = static_cast<std::size_t>(layer.out);
   const auto in = static_cast<std::size_t>(layer.in);
@@ -220,17 +235,40 @@ void deliver_tile(const LinearWeights& layer, const EventPlan& plan, std::size_t
       base = pack.data() - j0 * width;  // never dereferenced below j0
       row_stride = width;
     }
+    // While this block's tokens are served, prefetch the next block's active weight rows from memory (the
+    // rows are `out` floats apart, a stride hardware prefetchers do not follow), a few cache lines per token.
+    const std::size_t next0 = j1;
+    const std::size_t next1 = std::min(in, j1 + plan.block_in);
+    std::size_t prefetch_j = next0;
+    const std::size_t lines_per_row = packed && prefetch ? (next1 - next0 + rows - 1) / rows : 0;
     for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t n = 0; n < lines_per_row && prefetch_j < next1; ++prefetch_j) {
+        if (plan.active[prefetch_j] == 0) continue;
+        const float* src = layer.fanout.data() + prefetch_j * out + o0;
+        for (std::size_t i = 0; i < nv; ++i)
+          __builtin_prefetch(src + i * lanes);
+        ++n;
+      }
       float* yr = y + r * out + o0;
       Vec16 acc[nv];
       for (std::size_t i = 0; i < nv; ++i)
         acc[i] = kb == 0 ? Vec16{} : load16(yr + i * lanes);
       const std::size_t* cut = plan.cut.data() + r * stride + kb;
-      for (std::size_t e = cut[0]; e < cut[1]; ++e) {
-        const Event ev = plan.events[e];
-        const float* w = base + static_cast<std::size_t>(ev.j) * row_stride;
-        for (std::size_t i = 0; i < nv; ++i)
-          acc[i] += ev.value * load16(w + i * lanes);
+      const Event* first = plan.events.data() + cut[0];
+      const Event* last = plan.events.data() + cut[1];
+      if (packed) {
+        accumulate<nv, width>(acc, first, last, base, width);
+      } else {
+        accumulate<nv, 0>(acc, first, last, base, row_stride);
+      }
+      if (kb + 1 == plan.n_blocks) {  // last block: y = V_th * (acc - zero_point * row_sum) + bias
+        const auto zp = static_cast<float>(coded.zero_point[r]);
+        const float scale = coded.scale[r];
+        for (std::size_t i = 0; i < nv; ++i) {
+          if (zp != 0.0F) acc[i] -= zp * load16(layer.row_sum.data() + o0 + i * lanes);
+          acc[i] *= scale;
+          if (!layer.bias.empty()) acc[i] += load16(layer.bias.data() + o0 + i * lanes);
+        }
       }
       for (std::size_t i = 0; i < nv; ++i)
         store16(yr + i * lanes, acc[i]);
@@ -239,8 +277,9 @@ void deliver_tile(const LinearWeights& layer, const EventPlan& plan, std::size_t
 }
 
 // Outputs o0 .. o1 - 1 (fewer than 16), one at a time, in the same summation order.
-void deliver_tail(const LinearWeights& layer, const EventPlan& plan, std::size_t rows, std::size_t o0,
-                  std::size_t o1, float* y) {
+void deliver_tail(const LinearWeights& layer, const EventPlan& plan, const coding::CodedTensor& coded,
+                  std::size_t o0, std::size_t o1, float* y) {
+  const auto rows = static_cast<std::size_t>(coded.rows);
   const auto out = static_cast<std::size_t>(layer.out);
   const std::size_t stride = plan.n_blocks + 1;
   for (std::size_t r = 0; r < rows; ++r) {
@@ -253,6 +292,12 @@ void deliver_tail(const LinearWeights& layer, const EventPlan& plan, std::size_t
       const float* w = layer.fanout.data() + static_cast<std::size_t>(ev.j) * out;
       for (std::size_t o = o0; o < o1; ++o)
         yr[o] += ev.value * w[o];
+    }
+    const auto zp = static_cast<float>(coded.zero_point[r]);
+    for (std::size_t o = o0; o < o1; ++o) {
+      if (zp != 0.0F) yr[o] -= zp * layer.row_sum[o];
+      yr[o] *= coded.scale[r];
+      if (!layer.bias.empty()) yr[o] += layer.bias[o];
     }
   }
 }
@@ -273,7 +318,6 @@ void event_forward(const LinearWeights& layer, const coding::CodedTensor& coded,
   if (options.block_inputs < 1) {
     throw std::invalid_argument(cat(layer.name, ": block_inputs must be >= 1, got ", options.block_inputs));
   }
-  const auto rows = static_cast<std::size_t>(coded.rows);
   const auto out = static_cast<std::size_t>(layer.out);
   const EventPlan plan = plan_events(coded, static_cast<std::size_t>(options.block_inputs));
 
@@ -305,23 +349,22 @@ void event_forward(const LinearWeights& layer, const coding::CodedTensor& coded,
       const Tile tile = tiles[static_cast<std::size_t>(t)];
       switch (tile.width) {
         case 128:
-          deliver_tile<8>(layer, plan, rows, tile.o0, y.data(), pack);
+          deliver_tile<8>(layer, plan, coded, tile.o0, y.data(), pack, options.prefetch);
           break;
         case 64:
-          deliver_tile<4>(layer, plan, rows, tile.o0, y.data(), pack);
+          deliver_tile<4>(layer, plan, coded, tile.o0, y.data(), pack, options.prefetch);
           break;
         case 32:
-          deliver_tile<2>(layer, plan, rows, tile.o0, y.data(), pack);
+          deliver_tile<2>(layer, plan, coded, tile.o0, y.data(), pack, options.prefetch);
           break;
         case 16:
-          deliver_tile<1>(layer, plan, rows, tile.o0, y.data(), pack);
+          deliver_tile<1>(layer, plan, coded, tile.o0, y.data(), pack, options.prefetch);
           break;
         default:
-          deliver_tail(layer, plan, rows, tile.o0, tile.o0 + tile.width, y.data());
+          deliver_tail(layer, plan, coded, tile.o0, tile.o0 + tile.width, y.data());
       }
     }
   }
-  finish_outputs(layer, coded.scale, coded.zero_point, y);
 }
 
 }  // namespace spikesim::sim

@@ -50,6 +50,7 @@ void event_forward_reference(const LinearWeights& layer, const coding::EventStre
 // work = events x out, never tokens x in x out.
 struct EventForwardOptions {
   std::int64_t block_inputs = 128;  // presynaptic neurons per cache block (tuning only; any value is exact)
+  bool prefetch = true;             // prefetch the next block's weight rows while serving this one
 };
 void event_forward(const LinearWeights& layer, const coding::CodedTensor& coded, std::span<float> y);
 void event_forward(const LinearWeights& layer, const coding::CodedTensor& coded, std::span<float> y,
