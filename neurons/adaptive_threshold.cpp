@@ -87,6 +87,11 @@ bool adaptive_counts_row(std::span<const float> x, float v_th, std::span<std::in
 }
 
 void throw_count_overflow(std::span<const float> x_row, std::int64_t row, float v_th, std::string_view what) {
+  for (std::size_t c = 0; c < x_row.size(); ++c) {
+    if (!std::isfinite(x_row[c])) {
+      throw NeuronError(cat(what, ": element [", row, ", ", c, "] = ", x_row[c], " is not finite"));
+    }
+  }
   constexpr float count_limit = 1073741824.0F;
   for (std::size_t c = 0; c < x_row.size(); ++c) {
     if (!(std::fabs(std::nearbyint(x_row[c] / v_th)) < count_limit)) {
