@@ -129,8 +129,8 @@ coding::CodedTensor outlier_coded(std::int64_t tokens, std::int64_t in, coding::
 // fewer tokens than the packing threshold (weights read in place) and more (packed), several input blocks
 // and a partial last block, with bias and zero points.
 TEST(EventForward, MatchesReferenceOnEveryTileAndBlockShape) {
-  for (const std::int64_t out : {1, 15, 16, 17, 100, 128, 200, 241}) {
-    for (const std::int64_t tokens : {1, 7, 8, 33}) {
+  for (const std::int64_t out : {1, 17, 100, 241}) {  // 241 = 128 + 64 + 32 + 16 + 1: every tile width
+    for (const std::int64_t tokens : {1, 7, 33}) {
       for (const std::int64_t in : {5, 300}) {
         for (const coding::Scheme scheme :
              {coding::Scheme::bitwise, coding::Scheme::ternary, coding::Scheme::binary}) {
@@ -156,8 +156,8 @@ TEST(EventForward, MatchesReferenceOnEveryTileAndBlockShape) {
 }
 
 TEST(EventForward, MatchesReferenceAtSpikingBrainStatistics) {
-  // A layer large enough for several tiles, blocks and threads: 64 tokens x 512 inputs x 384 outputs.
-  const std::int64_t tokens = 64;
+  // A layer large enough for several tiles, blocks and threads: 32 tokens x 512 inputs x 384 outputs.
+  const std::int32_t tokens = 64;
   const std::int64_t in = 512;
   const std::int64_t out = 384;
   const auto w = test::gaussian(static_cast<std::size_t>(out * in), 23, 0.05F);
