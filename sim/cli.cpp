@@ -80,6 +80,7 @@ int cli_main(int argc, char** argv) {
   Action action;
   add_run_command(app, action);
   add_encode_command(app, action);
+  add_account_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
