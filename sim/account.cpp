@@ -319,8 +319,17 @@ AccountResult account(const AccountRequest& request) {
       if (inputs[i].needed) tasks.push_back({l, i});
   }
   const auto n_threads = static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
-  std::vector<std::vector<float>> x(n_threads);  // per thread: [chunk][width]
-  std::vector<CodedSite> sites(n_threads);       // per thread: coded values, V_th, zero points
+  // Per thread, sized once for the widest input: x [chunk][width] and the coded site (values, V_th, zero
+  // points). Nothing below allocates per token.
+  std::vector<std::vector<float>> x(n_threads);
+  std::vector<CodedSite> sites(n_threads);
+  const auto chunk_elements = static_cast<std::size_t>(chunk * max_width);
+  for (std::size_t t = 0; t < n_threads; ++t) {
+    x[t].resize(chunk_elements);
+    sites[t].coded.value.reserve(chunk_elements);
+    sites[t].coded.scale.reserve(static_cast<std::size_t>(chunk));
+    sites[t].coded.zero_point.reserve(static_cast<std::size_t>(chunk));
+  }
   std::vector<std::exception_ptr> failure(tasks.size());
   for (std::int64_t t0 = 0; t0 < tokens; t0 += chunk) {
     const std::int64_t n = std::min(chunk, tokens - t0);
@@ -335,9 +344,7 @@ AccountResult account(const AccountRequest& request) {
       const InputStream& s = inputs[task.input];
       const auto tid = static_cast<std::size_t>(omp_get_thread_num());
       try {
-        std::vector<float>& xt = x[tid];
-        xt.resize(static_cast<std::size_t>(chunk * max_width));
-        const std::span<float> xs(xt.data(), static_cast<std::size_t>(n * s.width));
+        const std::span<float> xs(x[tid].data(), static_cast<std::size_t>(n * s.width));
         std::string what;
         if (synthetic) {
           s.generators[lu]->fill(t0, n, xs);
