@@ -39,7 +39,8 @@ const std::vector<float>& activations() {
 }
 
 coding::CodedTensor coded(coding::Scheme scheme) {
-  return coding::prepare(neurons::fire({}, activations(), tokens, width), {.scheme = scheme, .steps = std::nullopt, .saturate = false}, "x");
+  return coding::prepare(neurons::fire({}, activations(), tokens, width),
+                         {.scheme = scheme, .steps = std::nullopt, .saturate = false}, "x");
 }
 
 void BM_DenseForward(benchmark::State& state) {
@@ -65,11 +66,17 @@ void BM_EventForwardDensity(benchmark::State& state) {
   std::vector<float> y(static_cast<std::size_t>(tokens * width));
   for (auto _ : state)
     sim::event_forward(layer(), c, y);
-  state.counters["accumulates/s"] = benchmark::Counter(static_cast<double>(nonzero * width),
-                                                       benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["accumulates/s"] =
+      benchmark::Counter(static_cast<double>(nonzero * width), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["density"] = static_cast<double>(nonzero) / static_cast<double>(c.value.size());
 }
-BENCHMARK(BM_EventForwardDensity)->Arg(5)->Arg(15)->Arg(31)->Arg(50)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EventForwardDensity)
+    ->Arg(5)
+    ->Arg(15)
+    ->Arg(31)
+    ->Arg(50)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_EventForwardBlock(benchmark::State& state) {
   const coding::CodedTensor c = coded(coding::Scheme::bitwise);

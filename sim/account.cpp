@@ -112,7 +112,7 @@ std::string trace_dataset(const models::H5Reader& h5, std::int64_t layer, LayerI
         input == LayerInput::mlp || input == LayerInput::mlp_hidden ? "mlp" : "self_attn";
     for (const std::string& group :
          {cat("layers.", layer, ".", role), cat("model.layers.", layer, ".", block, ".", role)}) {
-      const std::string dataset = "/layers/" + group + "/input";
+      std::string dataset = "/layers/" + group + "/input";
       if (h5.has("/layers/" + group) && h5.has(dataset)) return dataset;
       tried.push_back(group);
     }
@@ -437,6 +437,21 @@ AccountResult account(const AccountRequest& request) {
                         "layer * 4 + input (0: q/k/v input, 1: o_proj input, 2: gate/up input, 3: down_proj "
                         "input)"}}
                 : Json{{"kind", "trace"}, {"file", request.activations}};
+  constexpr const char* assumption_weights =
+      "weights are not materialised: fan-outs come from the shapes and every synapse is taken as non-zero, "
+      "so effective_sops = sops (dense-weight assumption)";
+  constexpr const char* assumption_chunks =
+      "T is set per chunk of chunk_tokens tokens (the tensor coded at once); the dense run reads each weight "
+      "once per chunk";
+  constexpr const char* assumption_shared =
+      "q/k/v (and gate/up) share one input, coded once; its spikes and coding-neuron updates appear in each "
+      "record that reads it, as when each projection codes its own copy";
+  constexpr const char* assumption_attention =
+      "attention: 2 x heads x head_dim x (position + 1) MACs per token (QK^T and AV over the causal "
+      "context), dense; lm_head on every token, dense";
+  constexpr const char* assumption_elementwise =
+      "embedding lookups, norms, RoPE, SiLU and softmax are element-wise and not counted (< 0.1 % of a "
+      "layer's MACs)";
   result.report.run =
       Json{{"command", "account"},
            {"model_kind", "decoder-config"},
@@ -453,18 +468,8 @@ AccountResult account(const AccountRequest& request) {
            {"fixed_T", c.coding.steps ? Json(*c.coding.steps) : Json(nullptr)},
            {"saturate", c.coding.saturate},
            {"coded_projections", coded_names},
-           {"assumptions",
-            Json::array({"weights are not materialised: fan-outs come from the shapes and every synapse "
-                         "is taken as non-zero, so effective_sops = sops (dense-weight assumption)",
-                         "T is set per chunk of chunk_tokens tokens (the tensor coded at once); "
-                         "the dense run reads each weight once per chunk",
-                         "q/k/v (and gate/up) share one input, coded once; its spikes and coding-neuron "
-                         "updates appear in each record that reads it, as when each projection codes "
-                         "its own copy",
-                         "attention: 2 x heads x head_dim x (position + 1) MACs per token (QK^T and AV "
-                         "over the causal context), dense; lm_head on every token, dense",
-                         "embedding lookups, norms, RoPE, SiLU and softmax are element-wise and not "
-                         "counted (< 0.1 % of a layer's MACs)"})}};
+           {"assumptions", Json::array({assumption_weights, assumption_chunks, assumption_shared,
+                                        assumption_attention, assumption_elementwise})}};
   return result;
 }
 

@@ -44,7 +44,7 @@ inline double log_unit(double u) {
 // cos and sin of 2 pi v for v in [0, 1), branch-free: reduce to a quarter turn r in [-1/8, 1/8] turns,
 // Taylor series to degree 14/15 on |x| <= pi/4 (error < 1e-13), then rotate by the quadrant.
 inline void cos_sin_turn(double v, double& c, double& s) {
-  const auto k = static_cast<std::int64_t>(v * 4.0 + 0.5);  // quadrant 0..4 (v >= 0: truncation is floor)
+  const auto k = static_cast<std::int64_t>(std::nearbyint(v * 4.0));  // nearest quadrant 0..4
   const auto q = static_cast<double>(k);
   const double x = (v - q * 0.25) * (2.0 * std::numbers::pi);
   const double x2 = x * x;
@@ -121,8 +121,8 @@ void OutlierChannels::fill(std::int64_t token0, std::int64_t tokens, std::span<f
   const std::uint64_t pair0 = (first + i) / 2;
   float* out = x.data() + i;
   constexpr std::uint64_t block = 256;
-  std::array<double, block> z0;  // one block of pairs at a time: the draw loop vectorises on its own
-  std::array<double, block> z1;
+  std::array<double, block> z0{};  // one block of pairs at a time: the draw loop vectorises on its own
+  std::array<double, block> z1{};
 #pragma omp parallel for schedule(static) private(z0, z1) if (pairs >= 8 * block)
   for (std::uint64_t b = 0; b < pairs; b += block) {
     const std::uint64_t m = std::min(block, pairs - b);
