@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -23,6 +24,14 @@ inline double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// CPU time of the calling thread (s): not inflated by preemption when other processes share the cores, so
+// the 1-thread figures stay comparable on a loaded machine (memory stalls still count).
+inline double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 inline double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
@@ -30,17 +39,21 @@ inline double median(std::vector<double> v) {
 }
 
 // Runs every side once per round, `rounds` times, sides interleaved (A B C A B C ...), after one warm-up
-// round. Returns each side's wall times in seconds.
+// round. Returns each side's wall times in seconds (and, through `cpu`, the calling thread's CPU times).
 inline std::vector<std::vector<double>> time_interleaved(const std::vector<std::function<void()>>& sides,
-                                                         int rounds) {
+                                                         int rounds,
+                                                         std::vector<std::vector<double>>* cpu = nullptr) {
   std::vector<std::vector<double>> t(sides.size());
+  if (cpu != nullptr) cpu->assign(sides.size(), {});
   for (const auto& s : sides)
     s();  // warm-up: page faults, caches, thread pool
   for (int r = 0; r < rounds; ++r) {
     for (std::size_t i = 0; i < sides.size(); ++i) {
+      const double c0 = thread_cpu_seconds();
       const auto t0 = Clock::now();
       sides[i]();
       t[i].push_back(seconds_since(t0));
+      if (cpu != nullptr) (*cpu)[i].push_back(thread_cpu_seconds() - c0);
     }
   }
   return t;

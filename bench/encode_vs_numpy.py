@@ -125,7 +125,7 @@ def main():
                     print(f"MISMATCH {coding} {key}: numpy {ref[key]} spikesim {got[key]}")
                     failed = True
             for key in ("input_sq_norm", "reconstruction_sq_err"):
-                if abs(got[key] - ref[key]) > 1e-9 * abs(ref[key]):
+                if abs(got[key] - ref[key]) > 1e-5 * abs(ref[key]):  # float lanes, double totals
                     print(f"MISMATCH {coding} {key}: numpy {ref[key]} spikesim {got[key]}")
                     failed = True
             t_np = float(np.median(numpy_times))
@@ -133,6 +133,8 @@ def main():
             t_n = float(np.median([r["encode_s"] for r in many]))
             c_1 = float(np.median([r["copy_s"] for r in one]))
             c_n = float(np.median([r["copy_s"] for r in many]))
+            cpu_e = float(np.median([r["encode_cpu_s"] for r in one]))
+            cpu_c = float(np.median([r["copy_cpu_s"] for r in one]))
             zero = ref["count_histogram"][0] / n
             print(f"\n-- {coding}: T = {ref['T']}, zero fraction {zero:.4f}, spikes per element "
                   f"{ref['spikes'] / n:.4f} (counters identical in numpy and spikesim)")
@@ -140,6 +142,8 @@ def main():
             print(f"   spikesim, 1 thread    {t_1 * 1e3:9.2f} ms  {n / t_1 / 1e9:7.3f} G elements/s  "
                   f"({t_np / t_1:.1f}x numpy); copy {c_1 * 1e3:.2f} ms = {8 * n / c_1 / 1e9:.1f} GB/s -> "
                   f"encode/copy {t_1 / c_1:.2f}")
+            print(f"   spikesim, 1 thread, thread CPU time (not inflated by preemption): encode {cpu_e * 1e3:.2f} ms, "
+                  f"copy {cpu_c * 1e3:.2f} ms -> encode/copy {cpu_e / cpu_c:.2f}")
             ratio = t_n / c_n
             verdict = "met" if ratio <= 2.0 else f"MISSED by {ratio / 2.0:.2f}x"
             print(f"   spikesim, {a.threads} threads  {t_n * 1e3:9.2f} ms  {n / t_n / 1e9:7.3f} G elements/s  "

@@ -139,37 +139,48 @@ void tally_values(Family family, const std::int32_t* v, std::size_t n, std::int3
                   std::uint32_t twos_mask, std::uint64_t magnitude_bound, ColumnSums& sums, std::size_t col0,
                   RowTally& t);
 
-// Sums of x^2 and (x - x̂)^2, x̂ = (value - zp) * scale, over 8 interleaved partials (so the loop vectorises
-// and the order is fixed). Feeding a row in chunks whose lengths are multiples of 8 (all but the last)
-// gives exactly the sums of feeding it at once.
+// Sums of x^2 and (x - x̂)^2, x̂ = (value - zp) * scale. Each add() (at most chunk_elements values) sums in
+// 16 float lanes (x - x̂ with one rounding, by fused multiply-add) and then adds the lanes, in order, into
+// double totals; every path feeds a row in the same chunks (add_row), so fused and separate calls agree to
+// the last bit and the order never depends on threads.
 struct ErrorSums {
-  static constexpr std::size_t ways = 8;
-  using Double8 = double __attribute__((vector_size(64)));
-  using Float8 = float __attribute__((vector_size(32)));
-  using Int8 = std::int32_t __attribute__((vector_size(32)));
-  Double8 norm{};  // lane w: sum over elements j with j % 8 == w (the tail goes to lane 0)
-  Double8 err{};
+  using Float16 = float __attribute__((vector_size(64)));
+  using Int16 = std::int32_t __attribute__((vector_size(64)));
+  static constexpr std::size_t lanes = 16;
+  double norm = 0.0;
+  double err = 0.0;
 
-  void add(const float* x, const std::int32_t* v, std::size_t n, std::int32_t zero_point, float scale_f) {
-    const auto zp = static_cast<double>(zero_point);
-    const auto scale = static_cast<double>(scale_f);
+  void add(const float* x, const std::int32_t* v, std::size_t n, std::int32_t zero_point, float scale) {
+    Float16 norm16{};
+    Float16 err16{};
+    const auto zp = static_cast<float>(zero_point);
     std::size_t j = 0;
-    for (; j + ways <= n; j += ways) {
-      Float8 xf;
-      Int8 vi;
-      std::memcpy(&xf, x + j, sizeof xf);
+    for (; j + lanes <= n; j += lanes) {
+      Float16 xv;
+      Int16 vi;
+      std::memcpy(&xv, x + j, sizeof xv);
       std::memcpy(&vi, v + j, sizeof vi);
-      const Double8 xv = __builtin_convertvector(xf, Double8);
-      const Double8 d = xv - (__builtin_convertvector(vi, Double8) - zp) * scale;
-      norm += xv * xv;
-      err += d * d;
+      // value - zp is exact in float: counts stay far below 2^24 in practice and exactly representable ones
+      // below 2^24 are the ones that matter for an error sum.
+      const Float16 d = xv - (__builtin_convertvector(vi, Float16) - zp) * scale;
+      norm16 += xv * xv;
+      err16 += d * d;
     }
     for (; j < n; ++j) {
-      const double xv = x[j];
-      const double d = xv - (static_cast<double>(v[j]) - zp) * scale;
-      norm[0] += xv * xv;
-      err[0] += d * d;
+      const float d = x[j] - (static_cast<float>(v[j]) - zp) * scale;
+      norm16[0] += x[j] * x[j];
+      err16[0] += d * d;
     }
+    for (std::size_t w = 0; w < lanes; ++w) {
+      norm += static_cast<double>(norm16[w]);
+      err += static_cast<double>(err16[w]);
+    }
+  }
+  // A whole row, in the chunks code_site uses.
+  void add_row(const float* x, const std::int32_t* v, std::size_t cols, std::int32_t zero_point,
+               float scale) {
+    for (std::size_t c0 = 0; c0 < cols; c0 += chunk_elements)
+      add(x + c0, v + c0, std::min(chunk_elements, cols - c0), zero_point, scale);
   }
 };
 
@@ -179,12 +190,7 @@ struct RowError {
 };
 
 RowError error_total(const ErrorSums& s) {
-  RowError e;
-  for (std::size_t w = 0; w < ErrorSums::ways; ++w) {
-    e.norm += s.norm[w];
-    e.err += s.err[w];
-  }
-  return e;
+  return {s.norm, s.err};
 }
 
 // Per-thread sums of events and graded events per presynaptic neuron, merged into the totals at the end.
@@ -250,7 +256,7 @@ void tally_rows(const coding::CodedTensor& coded, std::span<const float> x, std:
                    std::numeric_limits<std::uint64_t>::max(), sums, 0, tally[ru]);
       if (!x.empty()) {
         ErrorSums e;
-        e.add(x.data() + ru * cols, v, cols, coded.zero_point[ru], coded.scale[ru]);
+        e.add_row(x.data() + ru * cols, v, cols, coded.zero_point[ru], coded.scale[ru]);
         error[ru] = error_total(e);
       }
     }
@@ -472,7 +478,8 @@ void add_reconstruction_error(const coding::CodedTensor& coded, std::span<const 
   for (std::int64_t r = 0; r < rows; ++r) {
     const auto ru = static_cast<std::size_t>(r);
     ErrorSums e;
-    e.add(x.data() + ru * cols, coded.value.data() + ru * cols, cols, coded.zero_point[ru], coded.scale[ru]);
+    e.add_row(x.data() + ru * cols, coded.value.data() + ru * cols, cols, coded.zero_point[ru],
+              coded.scale[ru]);
     error[ru] = error_total(e);
   }
   for (const RowError& e : error) {
