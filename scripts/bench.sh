@@ -25,6 +25,13 @@ machine() {
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (modified)')"
 }
 
+# timed LABEL COMMAND...: runs COMMAND and prints its wall time and peak RSS (GNU time), for whole-run figures.
+timed() {
+  local label=$1
+  shift
+  /usr/bin/time -f "  $label: wall %e s, peak RSS %M KiB" "$@"
+}
+
 run_one() {
   case "$1" in
     encode)  # 1. encoding throughput vs numpy and vs a copy of the same array
@@ -37,10 +44,12 @@ run_one() {
       /usr/bin/python3 bench/brian2_vs_spikesim.py --coding bitwise --threads "$(nproc)" 2>/dev/null || true ;;
     account)  # 7B-scale accounting: tokens/s and peak RSS for 4096 tokens
       for coding in bitwise ternary; do
-        /usr/bin/time -f "  /usr/bin/time: wall %e s, peak RSS %M KiB" "$bin/sim/spikesim" account \
+        timed "account $coding (/usr/bin/time)" "$bin/sim/spikesim" account \
           --config data/configs/qwen2.5-7b.json --tokens 4096 --coding "$coding" --out "out/bench/account-$coding"
       done ;;
-    llm)  # 4. stories260K spiking vs dense tokens/s and peak RSS: pending the LLM path (issue 3)
+    llm)  # 4. stories260K spiking vs dense tokens/s and peak RSS: pending the LLM path (issue 3). When it is
+      # merged: two `timed` lines (dense and spiking run of ../shared/data/llama2c/stories260K.bin over the
+      # same tokens), the tokens/s of each and their ratio.
       echo "stories260K: pending -- the LLM run path is not in this tree yet (see BENCHMARKS.md)" ;;
     micro)  # Google Benchmark kernels, for tuning
       "$bin/bench/spikesim_bench_micro" ;;
