@@ -145,10 +145,10 @@ def main():
             print(f"   spikesim, 1 thread, thread CPU time (not inflated by preemption): encode {cpu_e * 1e3:.2f} ms, "
                   f"copy {cpu_c * 1e3:.2f} ms -> encode/copy {cpu_e / cpu_c:.2f}")
             ratio = t_n / c_n
-            verdict = "met" if ratio <= 2.0 else f"MISSED by {ratio / 2.0:.2f}x"
+            verdict = "met" if ratio <= 2.0 else f"MISSED by {ratio / 2.0:.3f}x"
             print(f"   spikesim, {a.threads} threads  {t_n * 1e3:9.2f} ms  {n / t_n / 1e9:7.3f} G elements/s  "
                   f"({t_np / t_n:.1f}x numpy); copy {c_n * 1e3:.2f} ms = {8 * n / c_n / 1e9:.1f} GB/s -> "
-                  f"encode/copy {ratio:.2f} [target <= 2 {verdict}]")
+                  f"encode/copy {ratio:.3f} [target <= 2 {verdict}]")
         with open("/proc/loadavg") as f:
             print(f"\nload average after: {' '.join(f.read().split()[:3])}")
     finally:
