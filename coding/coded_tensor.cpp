@@ -8,46 +8,47 @@
 namespace spikesim::coding {
 
 CodedTensor prepare(const neurons::SpikeCounts& counts, const CodingOptions& options, std::string_view what) {
-  const Scheme scheme = options.scheme;
+  return prepare(neurons::SpikeCounts(counts), options, what);
+}
+
+void validate_options(const CodingOptions& options, std::string_view what) {
   if (options.steps && *options.steps < 1) {
     throw CodingError(cat(what, ": fixed T must be >= 1, got ", *options.steps));
   }
-  if (options.steps && *options.steps > 30 && is_bitwise(scheme)) {
+  if (options.steps && *options.steps > 30 && is_bitwise(options.scheme)) {
     throw CodingError(cat(what, ": fixed T = ", *options.steps, " is beyond the 30 bit planes supported"));
   }
-  CodedTensor out;
-  out.scheme = scheme;
-  out.rows = counts.rows;
-  out.cols = counts.cols;
-  out.value = counts.count;
-  out.scale = counts.scale;
-  out.zero_point.assign(static_cast<std::size_t>(counts.rows), 0);
+}
 
-  const auto n = static_cast<std::size_t>(counts.cols);
-  if (needs_zero_point(scheme)) {
-    for (std::size_t r = 0; r < out.zero_point.size(); ++r) {
-      std::int32_t lowest = 0;
-      for (std::size_t c = 0; c < n; ++c)
-        lowest = std::min(lowest, out.value[r * n + c]);
-      out.zero_point[r] = -lowest;
-      for (std::size_t c = 0; c < n; ++c)
-        out.value[r * n + c] -= lowest;
-    }
+RowExtremes shift_row(Scheme scheme, std::span<std::int32_t> values, std::int32_t& zero_point) {
+  // Counts are bounded by 2^30 in magnitude (neurons/), so shifted values and their extremes fit int32.
+  std::int32_t lo = 0;
+  std::int32_t hi = 0;
+  std::int32_t* v = values.data();
+  for (std::size_t c = 0; c < values.size(); ++c) {  // vectorises
+    lo = std::min(lo, v[c]);
+    hi = std::max(hi, v[c]);
   }
+  zero_point = 0;
+  if (needs_zero_point(scheme) && lo < 0) {
+    zero_point = -lo;
+    for (std::size_t c = 0; c < values.size(); ++c)
+      v[c] -= lo;
+    return {0, hi - lo};
+  }
+  return {lo, hi};
+}
 
-  std::int64_t lo = 0;
-  std::int64_t hi = 0;
-  for (const std::int32_t v : out.value) {
-    lo = std::min<std::int64_t>(lo, v);
-    hi = std::max<std::int64_t>(hi, v);
-  }
+bool finish_steps(CodedTensor& out, std::int32_t lo, std::int32_t hi, const CodingOptions& options,
+                  std::string_view what) {
+  const Scheme scheme = out.scheme;
   out.steps = options.steps.value_or(required_steps(scheme, lo, hi));
   if (is_bitwise(scheme) && out.steps > 30) {
-    throw CodingError(cat(what, ": largest spike count ", std::max(-lo, hi), " needs T = ", out.steps,
-                          " bit planes, beyond the 30 supported"));
+    throw CodingError(cat(what, ": largest spike count ", std::max(-std::int64_t{lo}, std::int64_t{hi}),
+                          " needs T = ", out.steps, " bit planes, beyond the 30 supported"));
   }
   const ValueRange range = representable(scheme, out.steps);
-  if (lo >= range.min && hi <= range.max) return out;
+  if (lo >= range.min && hi <= range.max) return false;
 
   if (!options.saturate) {
     const auto bad = std::find_if(out.value.begin(), out.value.end(),
@@ -62,6 +63,34 @@ CodedTensor prepare(const neurons::SpikeCounts& counts, const CodingOptions& opt
     out.saturated += clipped != v ? 1 : 0;
     v = clipped;
   }
+  return out.saturated > 0;
+}
+
+CodedTensor prepare(neurons::SpikeCounts&& counts, const CodingOptions& options, std::string_view what) {
+  validate_options(options, what);
+  CodedTensor out;
+  out.scheme = options.scheme;
+  out.rows = counts.rows;
+  out.cols = counts.cols;
+  out.value = std::move(counts.count);
+  out.scale = std::move(counts.scale);
+  out.zero_point.assign(static_cast<std::size_t>(out.rows), 0);
+
+  const auto n = static_cast<std::size_t>(out.cols);
+  const auto rows = static_cast<std::int64_t>(out.rows);
+  std::int32_t lo = 0;
+  std::int32_t hi = 0;
+#pragma omp parallel for schedule(static) reduction(min                 \
+                                                    : lo) reduction(max \
+                                                                    : hi) if (out.value.size() >= 65536)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const auto ru = static_cast<std::size_t>(r);
+    const RowExtremes e =
+        shift_row(out.scheme, std::span<std::int32_t>(out.value).subspan(ru * n, n), out.zero_point[ru]);
+    lo = std::min(lo, e.lo);
+    hi = std::max(hi, e.hi);
+  }
+  finish_steps(out, lo, hi, options, what);
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -38,6 +39,22 @@ struct CodedTensor {
 
 // `what` names the tensor in error messages (e.g. "trace.h5: layer q_proj input").
 CodedTensor prepare(const neurons::SpikeCounts& counts, const CodingOptions& options, std::string_view what);
+// The same, reusing the counts' buffers (no copy of the [rows][cols] array).
+CodedTensor prepare(neurons::SpikeCounts&& counts, const CodingOptions& options, std::string_view what);
+
+// Building blocks of prepare(), for pipelines that code a tensor row by row while it is in cache
+// (sim::code_site); prepare() is validate_options + shift_row on every row + finish_steps.
+void validate_options(const CodingOptions& options, std::string_view what);
+struct RowExtremes {
+  std::int32_t lo;  // smallest value of the row after the shift (0 or below)
+  std::int32_t hi;  // largest value (0 or above)
+};
+// Shifts a row of counts by its zero point (-min, when the scheme needs one and min < 0) in place.
+RowExtremes shift_row(Scheme scheme, std::span<std::int32_t> values, std::int32_t& zero_point);
+// Sets coded.steps from the tensor's extremes (or the fixed T) and checks or clips values the scheme cannot
+// carry in T steps, exactly as prepare(); returns true when values were clipped (coded.saturated > 0).
+bool finish_steps(CodedTensor& coded, std::int32_t lo, std::int32_t hi, const CodingOptions& options,
+                  std::string_view what);
 
 // The neuron counts after saturation, as SpikeCounts (x̂ = count · scale).
 neurons::SpikeCounts counts_of(const CodedTensor& coded);

@@ -1,6 +1,7 @@
 #include "models/hdf5_file.hpp"
 
 #include <algorithm>
+#include <array>
 #include <system_error>
 #include <type_traits>
 
@@ -231,6 +232,40 @@ template std::vector<std::int32_t> H5Reader::read<std::int32_t>(const std::strin
 template std::vector<std::uint32_t> H5Reader::read<std::uint32_t>(const std::string&) const;
 template std::vector<std::int64_t> H5Reader::read<std::int64_t>(const std::string&) const;
 template std::vector<std::uint64_t> H5Reader::read<std::uint64_t>(const std::string&) const;
+
+void H5Reader::read_rows(const std::string& dataset, std::int64_t row0, std::int64_t count,
+                         std::span<float> out) const {
+  const std::vector<std::int64_t> dims = shape(dataset);
+  if (dims.size() != 2) {
+    throw ModelError(cat(file_, ": dataset '", dataset, "' has ", dims.size(), " dimensions, expected 2"));
+  }
+  if (row0 < 0 || count < 0 || row0 + count > dims[0]) {
+    throw ModelError(cat(file_, ": dataset '", dataset, "' has ", dims[0], " rows, rows ", row0, " .. ",
+                         row0 + count - 1, " requested"));
+  }
+  if (out.size() != static_cast<std::size_t>(count * dims[1])) {
+    throw ModelError(cat(file_, ": dataset '", dataset, "': buffer of ", out.size(), " values for ", count,
+                         " rows of ", dims[1]));
+  }
+  if (count == 0 || dims[1] == 0) return;
+  H5Handle d(H5Dopen2(handle_.get(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!d.valid()) throw ModelError(cat(file_, ": dataset '", dataset, "' missing"));
+  H5Handle type(H5Dget_type(d.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_FLOAT) {
+    throw ModelError(cat(file_, ": dataset '", dataset, "' does not hold floating-point values"));
+  }
+  H5Handle file_space(H5Dget_space(d.get()), H5Sclose);
+  const std::array<hsize_t, 2> start = {static_cast<hsize_t>(row0), 0};
+  const std::array<hsize_t, 2> extent = {static_cast<hsize_t>(count), static_cast<hsize_t>(dims[1])};
+  H5Handle memory_space(H5Screate_simple(2, extent.data(), nullptr), H5Sclose);
+  if (!file_space.valid() || !memory_space.valid() ||
+      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr) <
+          0 ||
+      H5Dread(d.get(), H5T_NATIVE_FLOAT, memory_space.get(), file_space.get(), H5P_DEFAULT, out.data()) < 0) {
+    throw ModelError(cat(file_, ": cannot read rows ", row0, " .. ", row0 + count - 1, " of dataset '",
+                         dataset, "' (file truncated or corrupt?)"));
+  }
+}
 
 H5Writer::H5Writer(const std::filesystem::path& file) : file_(file), partial_(file.string() + ".partial") {
   silence_hdf5();

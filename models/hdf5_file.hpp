@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,10 @@ class H5Reader {
   // Reads a numeric dataset converted to T; checks the element count against `shape`.
   template <class T>
   [[nodiscard]] std::vector<T> read(const std::string& dataset) const;
+  // Rows row0 .. row0 + count - 1 of a 2-D float dataset [rows][cols] into `out` (count * cols values),
+  // reading only those rows (hyperslab): how long traces are streamed in chunks.
+  void read_rows(const std::string& dataset, std::int64_t row0, std::int64_t count,
+                 std::span<float> out) const;
 
  private:
   std::string file_;

@@ -26,4 +26,11 @@ std::vector<float> adaptive_thresholds(std::span<const float> x, std::int64_t ro
 SpikeCounts adaptive_counts(std::span<const float> x, std::int64_t rows, std::int64_t cols,
                             std::vector<float> v_th_per_row, std::string_view what);
 
+// Row kernel of adaptive_counts, for pipelines that code a tensor row by row while it is in cache
+// (sim::code_site): counts[c] = round_half_even(x[c] / v_th). Returns false (counts unspecified) when a
+// count would reach 2^30 in magnitude or x holds NaN; then throw_count_overflow() reports it.
+[[nodiscard]] bool adaptive_counts_row(std::span<const float> x, float v_th, std::span<std::int32_t> counts);
+[[noreturn]] void throw_count_overflow(std::span<const float> x_row, std::int64_t row, float v_th,
+                                       std::string_view what);
+
 }  // namespace spikesim::neurons

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package spikesim needs, skipping those already present.
-# Called by scripts/demo.sh and scripts/test.sh; safe to run again.
+# Called by scripts/demo.sh, scripts/test.sh and scripts/bench.sh; safe to run again.
+# Usage: scripts/setup.sh [EXTRA_PACKAGE...]
 set -euo pipefail
 
 packages=(
@@ -16,6 +17,8 @@ packages=(
   # data the project's own default models are trained on / evaluated with
   dataset-fashion-mnist bible-kjv-text bible-kjv
 )
+# Extra packages a caller needs (scripts/bench.sh: python3-brian cython3 for the Brian2 comparison).
+packages+=("$@")
 if [[ "${SPIKESIM_WITH_BROWSER:-1}" == 1 ]]; then
   packages+=(chromium)
 fi

@@ -143,6 +143,7 @@ int cli_main(int argc, char** argv) {
   add_generate_command(app, action);
   add_convert_command(app, action);
   add_eval_command(app, action);
+  add_account_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

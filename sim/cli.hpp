@@ -63,6 +63,7 @@ void add_encode_command(CLI::App& app, Action& action);
 void add_generate_command(CLI::App& app, Action& action);
 void add_convert_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
+void add_account_command(CLI::App& app, Action& action);
 
 int cli_main(int argc, char** argv);
 

@@ -39,7 +39,21 @@ void event_forward_reference(const LinearWeights& layer, const coding::EventStre
                              std::span<float> y);
 
 // Fast event-driven delivery straight from the coded values (each value is the exact sum of its spikes'
-// step weights). Deterministic for any thread count. y [rows][out].
+// step weights, so a neuron's bit planes cost one accumulate, not one per spike). Deterministic for any
+// thread count. y [rows][out].
+//
+// Layout: every token's events (presynaptic neuron j, coded value), j ascending, cut into blocks of
+// `block_inputs` presynaptic neurons. Output neurons are split into fixed tiles of 128 (then 64/32/16/rest);
+// threads take whole tiles. Within a tile, for each input block the weight rows of its presynaptic neurons
+// (block_inputs x 128 floats) stay in cache while every token that spiked on them is served, and each
+// token's 128 accumulators stay in registers while its events are summed. Only non-zero values are touched:
+// work = events x out, never tokens x in x out.
+struct EventForwardOptions {
+  std::int64_t block_inputs = 128;  // presynaptic neurons per cache block (tuning only; any value is exact)
+  bool prefetch = true;             // prefetch the next block's weight rows while serving this one
+};
 void event_forward(const LinearWeights& layer, const coding::CodedTensor& coded, std::span<float> y);
+void event_forward(const LinearWeights& layer, const coding::CodedTensor& coded, std::span<float> y,
+                   const EventForwardOptions& options);
 
 }  // namespace spikesim::sim

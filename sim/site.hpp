@@ -34,6 +34,23 @@ void run_coded_linear(const LinearWeights& layer, std::span<const float> x, std:
 SiteCounters count_coded(const coding::CodedTensor& coded, std::span<const std::int64_t> fanout,
                          std::span<const std::int64_t> fanout_nonzero, std::int64_t post_neurons);
 
+// neurons -> coding -> counters in one pass: each token row is thresholded, counted, shifted, tallied and
+// compared with its reconstruction while it is in cache (the adaptive neuron with a per-row or fixed
+// threshold; other neurons fire on the whole tensor first). Equal to prepare(fire(x)) with count_coded and
+// add_reconstruction_error (tested), without their extra passes over memory.
+struct CodedSite {
+  coding::CodedTensor coded;
+  SiteCounters counters;  // count_coded + reconstruction error; the caller adds dense-side fields
+};
+CodedSite code_site(const SiteConfig& config, std::span<const float> x, std::int64_t tokens, std::int64_t in,
+                    std::span<const std::int64_t> fanout, std::span<const std::int64_t> fanout_nonzero,
+                    std::int64_t post_neurons, std::string_view what);
+// The same into `out`, reusing its buffers (no allocation or page faults when called again with the same
+// shape: the streaming accountant's steady state).
+void code_site(const SiteConfig& config, std::span<const float> x, std::int64_t tokens, std::int64_t in,
+               std::span<const std::int64_t> fanout, std::span<const std::int64_t> fanout_nonzero,
+               std::int64_t post_neurons, std::string_view what, CodedSite& out);
+
 // Adds the fidelity sums of x vs x̂ = count · V_th.
 void add_reconstruction_error(const coding::CodedTensor& coded, std::span<const float> x,
                               SiteCounters& counters);

@@ -7,9 +7,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "neurons/neuron.hpp"
 #include "sim/site.hpp"
+#include "sim/synthetic.hpp"
 #include "sim/text.hpp"
 #include "tests/test_util.hpp"
 
@@ -84,27 +86,139 @@ TEST(LinearWeights, LowersRowMajorWeightsIntoFanoutRows) {
   EXPECT_THROW((void)LinearWeights::from_row_major("fc", w, 3, 3), std::invalid_argument);
 }
 
-TEST(EventForward, IsBitIdenticalForAnyThreadCount) {
-  const std::int64_t tokens = 48;
-  const std::int64_t in = 96;
-  const std::int64_t out = 200;
-  const auto x = test::gaussian(static_cast<std::size_t>(tokens * in), 5);
-  const auto w = test::gaussian(static_cast<std::size_t>(out * in), 6);
-  const LinearWeights layer = LinearWeights::from_row_major("fc", w, out, in);
-  const auto coded =
-      coding::prepare(neurons::fire(neurons::NeuronConfig{}, x, tokens, in),
-                      {.scheme = coding::Scheme::bitwise, .steps = std::nullopt, .saturate = false}, "x");
-  const int saved = omp_get_max_threads();
-  std::vector<float> y1(static_cast<std::size_t>(tokens * out));
-  omp_set_num_threads(1);
-  event_forward(layer, coded, y1);
-  for (const int threads : {2, 3, 7}) {
-    std::vector<float> yn(y1.size());
-    omp_set_num_threads(threads);
-    event_forward(layer, coded, yn);
-    EXPECT_EQ(yn, y1) << threads << " threads";
+// Checks y against W · x̂ + b computed in double. Float summation error scales with the magnitude of what is
+// summed, not with ||y|| (outlier inputs and zero-point shifts make the terms much larger than y):
+// |y - exact| <= tol * (scale * (sum_j |value_j w_j| + |zp * row_sum|) + |b|) per output.
+void expect_near_exact(std::span<const float> y, const LinearWeights& layer, const coding::CodedTensor& coded,
+                       double tol) {
+  const auto in = static_cast<std::size_t>(layer.in);
+  const auto out = static_cast<std::size_t>(layer.out);
+  for (std::size_t r = 0; r < static_cast<std::size_t>(coded.rows); ++r) {
+    const double scale = coded.scale[r];
+    const double zp = coded.zero_point[r];
+    for (std::size_t o = 0; o < out; ++o) {
+      double exact = 0.0;
+      double magnitude = std::fabs(zp * layer.row_sum[o]);
+      for (std::size_t j = 0; j < in; ++j) {
+        const double value = coded.value[r * in + j];
+        const double w = layer.fanout[j * out + o];
+        exact += (value - zp) * w;
+        magnitude += std::fabs(value * w);
+      }
+      exact *= scale;
+      magnitude *= scale;
+      if (!layer.bias.empty()) {
+        exact += layer.bias[o];
+        magnitude += std::fabs(layer.bias[o]);
+      }
+      ASSERT_LE(std::fabs(y[r * out + o] - exact), tol * magnitude + 1e-30)
+          << "token " << r << " output " << o;
+    }
   }
-  omp_set_num_threads(saved);
+}
+
+// Coded values at SpikingBrain-like statistics (outlier channels, ~70 % zero counts at k = 3).
+coding::CodedTensor outlier_coded(std::int64_t tokens, std::int64_t in, coding::Scheme scheme,
+                                  std::uint64_t seed) {
+  const auto x = OutlierChannels(seed, 0, in).tokens(0, tokens);
+  return coding::prepare(neurons::fire(neurons::NeuronConfig{}, x, tokens, in),
+                         {.scheme = scheme, .steps = std::nullopt, .saturate = false}, "x");
+}
+
+// Shapes covering every path of the fast engine: 128/64/32/16-wide tiles and a tail narrower than 16,
+// fewer tokens than the packing threshold (weights read in place) and more (packed), several input blocks
+// and a partial last block, with bias and zero points.
+TEST(EventForward, MatchesReferenceOnEveryTileAndBlockShape) {
+  for (const std::int64_t out : {1, 17, 100, 241}) {  // 241 = 128 + 64 + 32 + 16 + 1: every tile width
+    for (const std::int64_t tokens : {1, 7, 33}) {
+      for (const std::int64_t in : {5, 300}) {
+        for (const coding::Scheme scheme :
+             {coding::Scheme::bitwise, coding::Scheme::ternary, coding::Scheme::binary}) {
+          SCOPED_TRACE(cat("out ", out, " tokens ", tokens, " in ", in, " ", coding::name(scheme)));
+          const auto w = test::gaussian(static_cast<std::size_t>(out * in), 21, 0.1F);
+          const auto b = test::gaussian(static_cast<std::size_t>(out), 22);
+          const LinearWeights layer = LinearWeights::from_row_major("fc", w, out, in, b);
+          const coding::CodedTensor coded =
+              outlier_coded(tokens, in, scheme, static_cast<std::uint64_t>(out));
+          std::vector<float> y_ref(static_cast<std::size_t>(tokens * out));
+          event_forward_reference(layer, coding::encode(coded), y_ref);
+          expect_near_exact(y_ref, layer, coded, 1e-4);
+          for (const std::int64_t block : {1, 7, 128}) {
+            SCOPED_TRACE(cat("block ", block));
+            std::vector<float> y_fast(y_ref.size(), std::numeric_limits<float>::quiet_NaN());
+            event_forward(layer, coded, y_fast, {.block_inputs = block, .prefetch = block != 7});
+            expect_near_exact(y_fast, layer, coded, 2e-6);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(EventForward, MatchesReferenceAtSpikingBrainStatistics) {
+  // A layer large enough for several tiles, blocks and threads: 32 tokens x 512 inputs x 384 outputs.
+  const std::int32_t tokens = 64;
+  const std::int64_t in = 512;
+  const std::int64_t out = 384;
+  const auto w = test::gaussian(static_cast<std::size_t>(out * in), 23, 0.05F);
+  const LinearWeights layer = LinearWeights::from_row_major("fc", w, out, in);
+  for (const coding::Scheme scheme : coding::all_schemes()) {
+    SCOPED_TRACE(coding::name(scheme));
+    const coding::CodedTensor coded = outlier_coded(tokens, in, scheme, 24);
+    std::int64_t zeros = 0;
+    for (const std::int32_t v : coded.value)
+      zeros += v == 0 ? 1 : 0;
+    if (!coding::needs_zero_point(scheme)) {
+      EXPECT_GT(zeros, tokens * in / 2);  // really sparse input
+    }
+    std::vector<float> y_ref(static_cast<std::size_t>(tokens * out));
+    std::vector<float> y_fast(y_ref.size());
+    event_forward_reference(layer, coding::encode(coded), y_ref);
+    event_forward(layer, coded, y_fast);
+    // Both agree with W · x̂ in double to float precision of the terms they sum; the reference adds one
+    // spike at a time (thousands of steps for ternary), so its rounding is the larger.
+    expect_near_exact(y_ref, layer, coded, 1e-4);
+    expect_near_exact(y_fast, layer, coded, 2e-6);
+  }
+}
+
+TEST(EventForward, IsBitIdenticalForAnyThreadCountBlockSizeAndPrefetch) {
+  const std::int64_t tokens = 48;
+  const std::int64_t in = 300;
+  const std::int64_t out = 467;  // 3 x 128 + 64 + 16 + a tail of 3
+  const auto w = test::gaussian(static_cast<std::size_t>(out * in), 6);
+  const auto b = test::gaussian(static_cast<std::size_t>(out), 7);
+  const LinearWeights layer = LinearWeights::from_row_major("fc", w, out, in, b);
+  for (const coding::Scheme scheme : {coding::Scheme::bitwise, coding::Scheme::binary}) {
+    SCOPED_TRACE(coding::name(scheme));
+    const coding::CodedTensor coded = outlier_coded(tokens, in, scheme, 5);
+    const int saved = omp_get_max_threads();
+    std::vector<float> y1(static_cast<std::size_t>(tokens * out));
+    omp_set_num_threads(1);
+    event_forward(layer, coded, y1);
+    for (const int threads : {2, 3, 7}) {
+      omp_set_num_threads(threads);
+      for (const std::int64_t block : {16, 128, 1000}) {
+        for (const bool prefetch : {false, true}) {
+          std::vector<float> yn(y1.size());
+          event_forward(layer, coded, yn, {.block_inputs = block, .prefetch = prefetch});
+          EXPECT_EQ(yn, y1) << threads << " threads, block " << block << ", prefetch " << prefetch;
+        }
+      }
+    }
+    omp_set_num_threads(saved);
+  }
+}
+
+TEST(EventForward, RejectsMismatchedShapesAndOptions) {
+  const LinearWeights layer = LinearWeights::from_row_major("fc", test::gaussian(12, 1), 3, 4);
+  const coding::CodedTensor coded = outlier_coded(2, 5, coding::Scheme::ternary, 1);
+  std::vector<float> y(6);
+  EXPECT_THROW(event_forward(layer, coded, y), std::invalid_argument);
+  const coding::CodedTensor ok = outlier_coded(2, 4, coding::Scheme::ternary, 1);
+  std::vector<float> short_y(5);
+  EXPECT_THROW(event_forward(layer, ok, short_y), std::invalid_argument);
+  EXPECT_THROW(event_forward(layer, ok, y, {.block_inputs = 0}), std::invalid_argument);
 }
 
 }  // namespace
