@@ -80,6 +80,8 @@ int cli_main(int argc, char** argv) {
   Action action;
   add_run_command(app, action);
   add_encode_command(app, action);
+  add_compare_command(app, action);
+  add_report_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

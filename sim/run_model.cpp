@@ -44,11 +44,12 @@ ReportInput run_model(const RunRequest& request) {
   switch (detect_model_kind(request.model)) {
     case ModelKind::trace: {
       const models::Network network = models::load_trace(request.model);
-      report.layers = run_trace(lower_trace(network), request.site);
+      report.layers = run_trace(lower_trace(network), request.site, request.progress);
       report.run = base_run_json(request, "trace");
       break;
     }
   }
+  if (request.site.raster) report.raster = request.site.raster->raster();
   return report;
 }
 

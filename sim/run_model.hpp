@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "sim/progress.hpp"
 #include "sim/report.hpp"
 #include "sim/site.hpp"
 
@@ -11,7 +12,8 @@ namespace spikesim::sim {
 
 struct RunRequest {
   std::string model;  // file to run: an HDF5 activation trace, ...
-  SiteConfig site;    // neuron, coding and engine of every coded site
+  SiteConfig site;    // neuron, coding and engine of every coded site (site.raster: capture one token)
+  Progress* progress = nullptr;  // optional: advanced per layer / token / sample by the path that runs
 };
 
 enum class ModelKind { trace };
@@ -20,6 +22,7 @@ enum class ModelKind { trace };
 ModelKind detect_model_kind(const std::string& file);
 
 // Runs the request and returns the report without profiles (the caller adds hardware and writes it).
+// When request.site.raster is set, report.raster holds what it captured.
 ReportInput run_model(const RunRequest& request);
 
 }  // namespace spikesim::sim

@@ -3,14 +3,17 @@
 #include <bit>
 #include <cmath>
 #include <cstdlib>
+#include <stdexcept>
 #include <vector>
 
 #include "coding/event_stream.hpp"
+#include "sim/raster.hpp"
 
 namespace spikesim::sim {
 
 SiteCounters count_coded(const coding::CodedTensor& coded, std::span<const std::int64_t> fanout,
-                         std::span<const std::int64_t> fanout_nonzero, std::int64_t post_neurons) {
+                         std::span<const std::int64_t> fanout_nonzero, std::int64_t post_neurons,
+                         std::span<std::uint64_t> spikes_per_input) {
   SiteCounters c;
   const auto rows = static_cast<std::size_t>(coded.rows);
   const auto cols = static_cast<std::size_t>(coded.cols);
@@ -41,6 +44,12 @@ SiteCounters count_coded(const coding::CodedTensor& coded, std::span<const std::
     c.post_neuron_updates_active += active_steps * static_cast<std::uint64_t>(post_neurons);
     c.zero_point_macs += zp != 0 ? static_cast<std::uint64_t>(post_neurons) : 0;
   }
+  if (!spikes_per_input.empty()) {
+    if (spikes_per_input.size() != cols)
+      throw std::invalid_argument("count_coded: spikes_per_input must have one entry per presynaptic neuron");
+    for (std::size_t j = 0; j < cols; ++j)
+      spikes_per_input[j] += events_of[j];
+  }
   for (std::size_t j = 0; j < cols; ++j) {
     c.spikes += events_of[j];
     c.spikes_graded += graded_of[j];
@@ -55,6 +64,7 @@ SiteCounters count_coded(const coding::CodedTensor& coded, std::span<const std::
   c.elements = rows * cols;
   c.element_steps = c.elements * steps;
   c.steps_sum = steps;
+  c.token_steps = rows * steps;
   c.steps_max = coded.steps;
   c.saturated = static_cast<std::uint64_t>(coded.saturated);
   c.neuron_updates = c.element_steps;
@@ -96,9 +106,10 @@ void add_output_error(std::span<const float> y_spiking, std::span<const float> y
 
 void run_coded_linear(const LinearWeights& layer, std::span<const float> x, std::int64_t tokens,
                       const SiteConfig& config, std::span<float> y, SiteCounters& counters,
-                      std::string_view what) {
+                      std::string_view what, std::span<std::uint64_t> spikes_per_input) {
   const neurons::SpikeCounts counts = neurons::fire(config.neuron, x, tokens, layer.in, what);
   const coding::CodedTensor coded = coding::prepare(counts, config.coding, what);
+  if (config.raster) config.raster->offer(layer.name, coded);
 
   if (config.engine == Engine::reference) {
     event_forward_reference(layer, coding::encode(coded), y);
@@ -107,7 +118,7 @@ void run_coded_linear(const LinearWeights& layer, std::span<const float> x, std:
   }
 
   const std::vector<std::int64_t> fanout(static_cast<std::size_t>(layer.in), layer.out);
-  SiteCounters c = count_coded(coded, fanout, layer.fanout_nonzero, layer.out);
+  SiteCounters c = count_coded(coded, fanout, layer.fanout_nonzero, layer.out, spikes_per_input);
   c.bias_adds = layer.bias.empty() ? 0 : c.tokens * static_cast<std::uint64_t>(layer.out);
   c.dense_macs = static_cast<std::uint64_t>(tokens * layer.in * layer.out);
   c.dense_weight_words = static_cast<std::uint64_t>(layer.in * layer.out);
