@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The main job on the project's own default input: builds spikesim, spike-codes the default network,
-# counts every operation, estimates energy and writes a report with plots to out/demo/.
+# The main job on the project's own default input: builds spikesim, spike-codes the default network, counts
+# every operation, estimates energy per term on every default hardware profile (with core mapping and
+# break-even), sweeps codings x k, and writes one static HTML report with every figure to out/demo/.
 # Installs missing Debian packages first (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release --target spikesim
+spikesim=build/release/sim/spikesim
+trace=data/traces/synthetic_llm_block.h5
 out=${1:-out/demo}
 rm -rf "$out"
-build/release/sim/spikesim run --model data/traces/synthetic_llm_block.h5 --coding ternary --k 3 --out "$out"
-/usr/bin/python3 scripts/plot_report.py "$out"
-echo "report: $out/report.json, $out/layers.csv and the figures above"
+"$spikesim" run --model "$trace" --coding ternary --k 3 --out "$out"
+"$spikesim" compare --model "$trace" --coding binary,ternary,bitwise --k 2,3,4 --out "$out/compare"
+"$spikesim" report "$out" --compare "$out/compare"
+echo "report: $out/report.html (figures in $out/figures/; tables: $out/report.json, $out/layers.csv," \
+  "$out/compare/compare.md, $out/compare/compare.csv)"

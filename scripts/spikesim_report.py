@@ -35,8 +35,11 @@ SPIKINGBRAIN_FIG9 = [0.6915, 0.1930, 0.0969, 0.0185]
 
 # --------------------------------------------------------------------------------------------- loading
 def load_json(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
 
 
 def load_run(directory):
@@ -604,8 +607,12 @@ def main(argv=None):
     matplotlib.use("Agg")  # files only; notebooks keep their own backend
     try:
         build(a.dir, a.compare, a.out, a.quiet)
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError) as e:
         print(f"spikesim report: error: {e}", file=sys.stderr)
+        return 1
+    except KeyError as e:
+        print(f"spikesim report: error: {a.dir}: report is missing the field {e} (written by another version?)",
+              file=sys.stderr)
         return 1
     return 0
 
