@@ -4,7 +4,9 @@
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/breadth_first_search.hpp>
 #include <boost/graph/visitors.hpp>
+#include <boost/property_map/property_map.hpp>
 #include <cmath>
+#include <memory>
 
 #include "sim/text.hpp"
 
@@ -47,21 +49,48 @@ Mesh build_mesh(const Grid& grid, const ChipSpec& chip) {
   return mesh;
 }
 
-// Shortest-path tree of the mesh from one tile (breadth-first search: every hop costs one).
+// Shortest-path tree of the mesh from one tile (breadth-first search: every hop costs one). The search stops
+// once every target tile is reached, so its cost grows with the distance to the targets, not the mesh size.
 struct ShortestPaths {
   std::vector<MeshVertex> parent;  // [tiles] predecessor on a shortest path from the source
   MeshVertex source = 0;
 };
 
-ShortestPaths bfs_from(const Mesh& mesh, MeshVertex source) {
+struct AllTargetsReached {};
+
+class StopAtTargets : public boost::default_bfs_visitor {
+ public:
+  StopAtTargets(std::vector<MeshVertex>* parent, const std::vector<char>* is_target, std::size_t targets)
+      : parent_(parent), is_target_(is_target), left_(std::make_shared<std::size_t>(targets)) {}
+  void tree_edge(const Mesh::edge_descriptor& e, const Mesh& g) const {
+    (*parent_)[boost::target(e, g)] = boost::source(e, g);
+  }
+  void discover_vertex(MeshVertex v, const Mesh& /*g*/) const {
+    if ((*is_target_)[v] != 0 && --*left_ == 0) throw AllTargetsReached{};
+  }
+
+ private:
+  std::vector<MeshVertex>* parent_;
+  const std::vector<char>* is_target_;
+  std::shared_ptr<std::size_t> left_;  // the visitor is copied by value inside the search
+};
+
+ShortestPaths bfs_from(const Mesh& mesh, MeshVertex source, const std::vector<char>& is_target,
+                       std::size_t targets) {
   ShortestPaths sp;
   sp.source = source;
   sp.parent.resize(boost::num_vertices(mesh));
   for (std::size_t v = 0; v < sp.parent.size(); ++v)
     sp.parent[v] = v;
-  boost::breadth_first_search(mesh, source,
-                              boost::visitor(boost::make_bfs_visitor(
-                                  boost::record_predecessors(sp.parent.data(), boost::on_tree_edge()))));
+  std::vector<boost::default_color_type> color(boost::num_vertices(mesh), boost::white_color);  // [tiles]
+  try {
+    boost::breadth_first_search(mesh, source,
+                                boost::visitor(StopAtTargets(&sp.parent, &is_target, targets))
+                                    .color_map(boost::make_iterator_property_map(
+                                        color.begin(), boost::get(boost::vertex_index, mesh))));
+  } catch (const AllTargetsReached&) {
+    // every target has its shortest path
+  }
   return sp;
 }
 
@@ -163,11 +192,14 @@ NetworkMapping map_network(const std::vector<MeshLayer>& layers, const ChipSpec&
         targets.emplace_back(v, 1.0);
       }
     }
+    std::vector<char> is_target(boost::num_vertices(mesh), 0);
+    for (const auto& [v, cores] : targets)
+      is_target[v] = 1;
     for (std::int64_t s = 0; s < p.source_cores; ++s) {
       SourceRoute r;
       r.core = p.first_source_core + s;
       r.neurons = std::min(npc, layers[i].in - s * npc);
-      const ShortestPaths sp = bfs_from(mesh, vertex_of(r.core));
+      const ShortestPaths sp = bfs_from(mesh, vertex_of(r.core), is_target, targets.size());
       PathCounts counts;
       if (chip.routing == Routing::unicast) {
         for (const auto& [v, cores] : targets) {

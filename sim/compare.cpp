@@ -82,8 +82,12 @@ void remove_partials(const std::filesystem::path& dir) {
 // Numeric leaves of the path-specific report objects, flattened: {"fidelity": {"kl": 0.1}} -> fidelity.kl.
 void flatten(const Json& j, const std::string& prefix, std::map<std::string, double>& out) {
   if (j.is_object()) {
-    for (const auto& [key, value] : j.items())
-      flatten(value, prefix.empty() ? key : prefix + "." + key, out);
+    for (const auto& [key, value] : j.items()) {
+      std::string path = prefix;
+      if (!path.empty()) path += ".";
+      path += key;
+      flatten(value, path, out);
+    }
   } else if (j.is_number()) {
     out[prefix] = j.get<double>();
   } else if (j.is_boolean()) {
@@ -344,7 +348,8 @@ CompareSummary run_compare(const CompareRequest& r) {
         input.raster.reset();
         input.profiles = r.profiles;
         input.run["compare_cell"] = cell.id;
-        cell.report = report_json(input);
+        const RenderedReport rendered = render_report(input);
+        cell.report = rendered.json;
         flatten(input.extra, "", cell.extra);
         // The cell's files; cell.json, the done marker, is renamed into place last.
         const Json done{{"spikesim_compare_cell", 1},
@@ -353,7 +358,7 @@ CompareSummary run_compare(const CompareRequest& r) {
                         {"extra", input.extra},
                         {"layers", records_json(input.layers)}};
         write_files_atomic(dir, {{"report.json", cell.report.dump(2) + "\n"},
-                                 {"layers.csv", layers_csv(input)},
+                                 {"layers.csv", rendered.csv},
                                  {"cell.json", done.dump() + "\n"}});
         cells.push_back(std::move(cell));
         write_summary(cells, r);

@@ -301,8 +301,9 @@ SiteCounters total_counters(const std::vector<LayerRecord>& layers) {
   return total;
 }
 
-Json report_json(const ReportInput& input) {
-  const std::vector<ProfileResult> results = estimate_all(input);
+namespace {
+
+Json report_json(const ReportInput& input, const std::vector<ProfileResult>& results) {
   Json j;
   j["spikesim_report"] = 2;
   j["run"] = input.run;
@@ -355,8 +356,7 @@ Json report_json(const ReportInput& input) {
   return j;
 }
 
-std::string layers_csv(const ReportInput& input) {
-  const std::vector<ProfileResult> results = estimate_all(input);
+std::string layers_csv(const ReportInput& input, const std::vector<ProfileResult>& results) {
   const auto pairs = break_even_pairs(input.profiles);
   std::ostringstream out;
   out.precision(9);
@@ -403,9 +403,25 @@ std::string layers_csv(const ReportInput& input) {
   return out.str();
 }
 
+}  // namespace
+
+Json report_json(const ReportInput& input) {
+  return report_json(input, estimate_all(input));
+}
+
+std::string layers_csv(const ReportInput& input) {
+  return layers_csv(input, estimate_all(input));
+}
+
+RenderedReport render_report(const ReportInput& input) {
+  const std::vector<ProfileResult> results = estimate_all(input);  // the core mapping runs once
+  return {report_json(input, results), layers_csv(input, results)};
+}
+
 void write_report(const std::filesystem::path& dir, const ReportInput& input) {
-  std::vector<std::pair<std::string, std::string>> files = {
-      {"report.json", report_json(input).dump(2) + "\n"}, {"layers.csv", layers_csv(input)}};
+  const RenderedReport r = render_report(input);
+  std::vector<std::pair<std::string, std::string>> files = {{"report.json", r.json.dump(2) + "\n"},
+                                                            {"layers.csv", r.csv}};
   if (input.raster) files.emplace_back("raster.json", raster_json(*input.raster).dump() + "\n");
   write_files_atomic(dir, files);
   if (!input.raster) {

@@ -44,6 +44,13 @@ SiteCounters total_counters(const std::vector<LayerRecord>& layers);
 Json report_json(const ReportInput& input);
 std::string layers_csv(const ReportInput& input);
 
+// report_json() and layers_csv() of one input, mapping the network onto cores once.
+struct RenderedReport {
+  Json json;
+  std::string csv;
+};
+RenderedReport render_report(const ReportInput& input);
+
 // Writes DIR/report.json and DIR/layers.csv (and raster.json when the input has a raster), all or none.
 void write_report(const std::filesystem::path& dir, const ReportInput& input);
 

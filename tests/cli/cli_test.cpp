@@ -149,9 +149,11 @@ TEST_F(Cli, RunReportHasRangesMappingBreakEvenSourcesAndARaster) {
   }
   const double sum = r["layers"][0]["energy_pj"]["loihi"]["spiking"]["total"]["nominal"].get<double>() +
                      r["layers"][1]["energy_pj"]["loihi"]["spiking"]["total"]["nominal"].get<double>();
-  EXPECT_NEAR(r["totals"]["energy_pj"]["loihi"]["spiking"]["total"]["nominal"].get<double>(), sum, 1e-6 * sum);
-  EXPECT_GT(r["totals"]["energy_pj"]["horowitz45-memory-int8"]["spiking"]["state_memory"]["nominal"].get<double>(),
-            0.0);
+  EXPECT_NEAR(r["totals"]["energy_pj"]["loihi"]["spiking"]["total"]["nominal"].get<double>(), sum,
+              1e-6 * sum);
+  EXPECT_GT(
+      r["totals"]["energy_pj"]["horowitz45-memory-int8"]["spiking"]["state_memory"]["nominal"].get<double>(),
+      0.0);
   // Mapping onto Loihi cores, with chips needed.
   EXPECT_EQ(r["totals"]["mapping"]["loihi"]["chips"], 1);
   EXPECT_TRUE(r["layers"][0]["mapping"]["loihi"]["placed"].get<bool>());

@@ -68,11 +68,12 @@ TEST_F(Compare, RunsEveryCellOnceAndResumesWithoutRunningAgain) {
   EXPECT_EQ(read_text(request_.out / "cells" / "tiny__ternary__k2" / "report.json"), first_report);
 
   // A new profile needs no new run: energy comes from the stored counters.
-  request_.profiles.push_back(energy::find_profile(
-      "truenorth", std::filesystem::path(SPIKESIM_SOURCE_DIR) / "data"));
+  request_.profiles.push_back(
+      energy::find_profile("truenorth", std::filesystem::path(SPIKESIM_SOURCE_DIR) / "data"));
   s = run_compare(request_);
   EXPECT_EQ(s.ran, 0U);
-  EXPECT_TRUE(Json::parse(read_text(request_.out / "compare.json"))["cells"][3]["energy_pj"].contains("truenorth"));
+  EXPECT_TRUE(
+      Json::parse(read_text(request_.out / "compare.json"))["cells"][3]["energy_pj"].contains("truenorth"));
 
   // A bigger sweep runs only the new cells; --force runs everything.
   request_.ks = {2.0, 3.0, 4.0};

@@ -38,7 +38,8 @@ TEST(Raster, CapturesTheRequestedTokenOfTheRequestedSiteAcrossCalls) {
   // The events decode to the counts, and the counts are those of row 1 of the second call.
   std::vector<std::int64_t> decoded(static_cast<std::size_t>(in), 0);
   for (std::size_t e = 0; e < r->step.size(); ++e)
-    decoded[static_cast<std::size_t>(r->neuron[e])] += r->sign[e] * (std::int64_t{1} << (r->steps - 1 - r->step[e]));
+    decoded[static_cast<std::size_t>(r->neuron[e])] +=
+        r->sign[e] * (std::int64_t{1} << (r->steps - 1 - r->step[e]));
   const auto counts = neurons::fire(config.neuron, second, 4, in);
   for (std::int64_t j = 0; j < in; ++j) {
     EXPECT_EQ(decoded[static_cast<std::size_t>(j)], r->count[static_cast<std::size_t>(j)]);
