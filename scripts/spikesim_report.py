@@ -351,19 +351,26 @@ def fig_break_even_sweep(compare):
     cmap = plt.get_cmap("tab20")
     floor = 1e-4
     for i, name in enumerate(pair_names):
-        xs, ys = [], []
+        xs, ys, never = [], [], []
         for j, c in enumerate(cells):
             for p in c["break_even"]:
-                if f"{p['spiking']} vs {p['dense']}" == name and p["total"]["s_star"]["nominal"] is not None:
+                if f"{p['spiking']} vs {p['dense']}" != name or p["total"]["s_star"]["nominal"] is None:
+                    continue
+                if p["total"]["s_star"]["nominal"] > 0:
                     xs.append(j)
-                    ys.append(max(p["total"]["s_star"]["nominal"], floor))
+                    ys.append(p["total"]["s_star"]["nominal"])
+                else:
+                    never.append(j)
         ax.plot(xs, ys, "o-", ms=3, lw=0.8, color=cmap(i % 20), label=name)
+        if never:  # s* = 0: fixed costs alone exceed the dense estimate
+            ax.plot(never, [floor * 1.6 ** i] * len(never), "x", ms=5, color=cmap(i % 20))
     ax.plot(range(len(cells)), [c["metrics"]["spikes_per_synapse"] for c in cells], "k_", ms=18, mew=2,
             label="measured s")
     ax.set_yscale("log")
     ax.set_xticks(range(len(cells)), labels, fontsize=6, rotation=60, ha="right")
     ax.set_ylabel("spikes per synapse")
-    ax.set_title("break-even s* per cell; spiking wins where measured s lies below a pair's s*", fontsize=9)
+    ax.set_title("break-even s* per cell; spiking wins where measured s lies below a pair's s*;\n"
+                 "x at the bottom: s* = 0 (the spiking side's fixed costs alone exceed the dense estimate)", fontsize=8)
     ax.legend(fontsize=6, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig

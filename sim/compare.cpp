@@ -11,6 +11,7 @@
 #include "models/error.hpp"
 #include "neurons/neuron.hpp"
 #include "sim/output.hpp"
+#include "sim/raster.hpp"
 #include "sim/record_io.hpp"
 #include "sim/text.hpp"
 
@@ -320,7 +321,7 @@ CompareSummary run_compare(const CompareRequest& r) {
         q.site = r.site;
         q.site.coding.scheme = scheme;
         q.site.neuron.k = k;
-        q.site.raster = nullptr;
+        q.site.raster = nullptr;  // set below for cells that run
         neurons::validate(q.site.neuron);
         const Json config = cell_config(model, q.site);
         const auto dir = r.out / "cells" / cell.id;
@@ -342,10 +343,10 @@ CompareSummary run_compare(const CompareRequest& r) {
           input.extra = stored.value("extra", Json::object());
           ++summary.reused;
         } else {
+          q.site.raster = std::make_shared<RasterCapture>();  // token 0 of the first coded site
           input = runner(q);
           ++summary.ran;
         }
-        input.raster.reset();
         input.profiles = r.profiles;
         input.run["compare_cell"] = cell.id;
         const RenderedReport rendered = render_report(input);
@@ -357,9 +358,11 @@ CompareSummary run_compare(const CompareRequest& r) {
                         {"run", input.run},
                         {"extra", input.extra},
                         {"layers", records_json(input.layers)}};
-        write_files_atomic(dir, {{"report.json", cell.report.dump(2) + "\n"},
-                                 {"layers.csv", rendered.csv},
-                                 {"cell.json", done.dump() + "\n"}});
+        std::vector<std::pair<std::string, std::string>> files = {{"report.json", cell.report.dump(2) + "\n"},
+                                                                  {"layers.csv", rendered.csv}};
+        if (input.raster) files.emplace_back("raster.json", raster_json(*input.raster).dump() + "\n");
+        files.emplace_back("cell.json", done.dump() + "\n");
+        write_files_atomic(dir, files);
         cells.push_back(std::move(cell));
         write_summary(cells, r);
         if (r.progress != nullptr) r.progress->advance(1, cells.back().id);

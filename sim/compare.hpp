@@ -5,7 +5,8 @@
 // written whole or not at all, so an interrupted sweep keeps every finished cell and nothing half-written.
 //
 // Output (DIR):
-//   cells/<model>__<coding>__k<k>/{report.json, layers.csv, cell.json}   one run each (cell.json last)
+//   cells/<model>__<coding>__k<k>/{report.json, layers.csv, raster.json, cell.json}   one run each
+//                 (cell.json, the done marker with every counter, last)
 //   compare.csv   long format: one row per cell x profile x side x term (energy in pJ, latency in ns,
 //                 break-even in spikes per synapse) with the cell's activity and fidelity columns
 //   compare.json  the same per cell, nested; compare.md  tables for reading

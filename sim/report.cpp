@@ -271,9 +271,12 @@ std::vector<std::pair<std::string, std::string>> break_even_pairs(
   std::vector<std::pair<std::string, std::string>> pairs;
   for (const auto& s : profiles) {
     if (!s.spiking) continue;
-    if (s.dense) pairs.emplace_back(s.name, s.name);
+    if (s.dense) {
+      pairs.emplace_back(s.name, s.name);  // same silicon, same process node
+      continue;
+    }
     for (const auto& d : profiles) {
-      if (d.dense && !d.spiking) pairs.emplace_back(s.name, d.name);
+      if (d.dense && !d.spiking) pairs.emplace_back(s.name, d.name);  // a chip against every GPU profile
     }
   }
   return pairs;

@@ -34,8 +34,10 @@ Json metrics_json(const SiteCounters& c);
 Json energy_json(const SiteCounters& c, const std::vector<energy::HardwareProfile>& profiles);
 // A profile's constants with sources, chip layout and word sizes (the "hardware" section of report.json).
 Json profile_json(const energy::HardwareProfile& profile);
-// The (spiking profile, dense profile) pairs the break-even analysis compares: each profile with a spiking
-// side against its own dense side (same silicon) and against every dense-only profile (GPUs).
+// The (spiking profile, dense profile) pairs the break-even analysis compares: a profile with both sides
+// against its own dense side (same silicon and process node, e.g. 45 nm), a spiking-only profile (a
+// neuromorphic chip) against every dense-only profile (GPUs). A 45 nm model is not paired with a GPU: mixing
+// process nodes without scaling biases the comparison (energy-constants.md, caveat 1).
 std::vector<std::pair<std::string, std::string>> break_even_pairs(
     const std::vector<energy::HardwareProfile>& profiles);
 Json raster_json(const Raster& raster);

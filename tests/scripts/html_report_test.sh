@@ -52,5 +52,5 @@ fi
 grep -q "console error: boom" "$out/broken.log"
 grep -q "image did not load" "$out/broken.log"
 /usr/bin/python3 "$check" "$out/run/report.html" --screenshot "$out/report.png" --min-images 7
-/usr/bin/python3 "$check" "$out/compare/report.html" --screenshot "$out/compare.png" --min-images 6
+/usr/bin/python3 "$check" "$out/compare/report.html" --screenshot "$out/compare.png" --min-images 7
 test -s "$out/report.png"

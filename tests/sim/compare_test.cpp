@@ -49,9 +49,13 @@ TEST_F(Compare, RunsEveryCellOnceAndResumesWithoutRunningAgain) {
   EXPECT_EQ(runs_, 4);
   const std::string csv = read_text(request_.out / "compare.csv");
   // Rows per cell: (loihi spiking + h100 dense + int8 spiking + int8 dense) x (5 terms + total) + 2 latencies
-  // + 3 break-even pairs (loihi vs h100, int8 vs int8, int8 vs h100).
+  // + 2 break-even pairs (loihi vs h100, int8 vs its own dense side; a 45 nm model is not paired with a GPU).
   const auto lines = std::count(csv.begin(), csv.end(), '\n');
-  EXPECT_EQ(lines, 1 + 4 * (4 * 6 + 2 + 3)) << csv.substr(0, 400);
+  EXPECT_EQ(lines, 1 + 4 * (4 * 6 + 2 + 2)) << csv.substr(0, 400);
+  EXPECT_NE(csv.find(",loihi,break_even,s_star_vs_h100-bf16-memory,"), std::string::npos);
+  EXPECT_NE(csv.find(",horowitz45-int8,break_even,s_star_vs_horowitz45-int8,"), std::string::npos);
+  EXPECT_EQ(csv.find("horowitz45-int8,break_even,s_star_vs_h100"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(request_.out / "cells" / "tiny__bitwise__k3" / "raster.json"));
   EXPECT_EQ(csv.rfind("model,coding,k,profile,side,term,unit,low,nominal,high,T,zero_fraction", 0), 0U);
   const Json summary = Json::parse(read_text(request_.out / "compare.json"));
   ASSERT_EQ(summary["cells"].size(), 4U);
