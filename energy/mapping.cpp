@@ -1,9 +1,10 @@
 #include "energy/mapping.hpp"
 
 #include <algorithm>
-#include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/breadth_first_search.hpp>
+#include <boost/graph/compressed_sparse_row_graph.hpp>
 #include <boost/graph/visitors.hpp>
+#include <boost/pending/queue.hpp>
 #include <boost/property_map/property_map.hpp>
 #include <cmath>
 #include <memory>
@@ -19,9 +20,10 @@ struct MeshEdge {
   bool crosses_chip = false;  // the two tiles sit on different chips
 };
 
-// The router mesh of all chips: one vertex per tile, an edge between E-W and N-S neighbours.
-using Mesh =
-    boost::adjacency_list<boost::vecS, boost::vecS, boost::undirectedS, boost::no_property, MeshEdge>;
+// The router mesh of all chips: one vertex per tile, links both ways between E-W and N-S neighbours. Built
+// once and never changed, so it is a compressed sparse row graph: every tile's links and their properties sit
+// in contiguous arrays, which keeps the breadth-first searches cache-friendly on meshes of 100k+ tiles.
+using Mesh = boost::compressed_sparse_row_graph<boost::directedS, boost::no_property, MeshEdge>;
 using MeshVertex = Mesh::vertex_descriptor;
 
 struct Grid {
@@ -33,92 +35,134 @@ struct Grid {
 };
 
 Mesh build_mesh(const Grid& grid, const ChipSpec& chip) {
-  Mesh mesh(static_cast<std::size_t>(grid.width * grid.height));
+  std::vector<std::pair<MeshVertex, MeshVertex>> links;  // sorted by source tile, as the CSR graph needs
+  std::vector<MeshEdge> info;
+  links.reserve(static_cast<std::size_t>(4 * grid.width * grid.height));
+  info.reserve(links.capacity());
   for (std::int64_t y = 0; y < grid.height; ++y) {
     for (std::int64_t x = 0; x < grid.width; ++x) {
-      if (x + 1 < grid.width) {
-        const bool crosses = (x + 1) % chip.tiles_x == 0;
-        boost::add_edge(grid.vertex(x, y), grid.vertex(x + 1, y), MeshEdge{true, crosses}, mesh);
-      }
-      if (y + 1 < grid.height) {
-        const bool crosses = (y + 1) % chip.tiles_y == 0;
-        boost::add_edge(grid.vertex(x, y), grid.vertex(x, y + 1), MeshEdge{false, crosses}, mesh);
-      }
+      const MeshVertex here = grid.vertex(x, y);
+      const auto link = [&](std::int64_t nx, std::int64_t ny, bool east_west) {
+        if (nx < 0 || ny < 0 || nx >= grid.width || ny >= grid.height) return;
+        const bool crosses =
+            east_west ? (std::max(x, nx) % chip.tiles_x == 0) : (std::max(y, ny) % chip.tiles_y == 0);
+        links.emplace_back(here, grid.vertex(nx, ny));
+        info.push_back({east_west, crosses});
+      };
+      link(x + 1, y, true);
+      link(x - 1, y, true);
+      link(x, y + 1, false);
+      link(x, y - 1, false);
     }
   }
-  return mesh;
+  return {boost::edges_are_sorted, links.begin(), links.end(), info.begin(),
+          static_cast<std::size_t>(grid.width * grid.height)};
 }
 
-// Shortest-path tree of the mesh from one tile (breadth-first search: every hop costs one). The search stops
-// once every target tile is reached, so its cost grows with the distance to the targets, not the mesh size.
-struct ShortestPaths {
-  std::vector<MeshVertex> parent;  // [tiles] predecessor on a shortest path from the source
-  MeshVertex source = 0;
+struct PathCounts {
+  double ew = 0;         // east-west hops
+  double ns = 0;         // north-south hops
+  double crossings = 0;  // hops across a chip boundary
 };
 
 struct AllTargetsReached {};
 
-class StopAtTargets : public boost::default_bfs_visitor {
+// Breadth-first search over the mesh from one source tile (every hop costs one), giving each reached tile its
+// shortest-path predecessor and the E-W / N-S / chip-crossing hops of its tree path. The search stops once
+// every target tile is reached, and buffers are reset only where it went, so one search costs what the ball
+// around the source costs, not the whole mesh.
+class MeshSearch {
  public:
-  StopAtTargets(std::vector<MeshVertex>* parent, const std::vector<char>* is_target, std::size_t targets)
-      : parent_(parent), is_target_(is_target), left_(std::make_shared<std::size_t>(targets)) {}
-  void tree_edge(const Mesh::edge_descriptor& e, const Mesh& g) const {
-    (*parent_)[boost::target(e, g)] = boost::source(e, g);
+  explicit MeshSearch(const Mesh& mesh)
+      : mesh_(mesh),
+        color_(boost::num_vertices(mesh), boost::white_color),
+        parent_(boost::num_vertices(mesh)),
+        counts_(boost::num_vertices(mesh)),
+        is_target_(boost::num_vertices(mesh), 0),
+        reached_(boost::num_vertices(mesh), 0) {}
+
+  // Marks the target tiles of a layer (replacing the previous layer's).
+  void set_targets(const std::vector<MeshVertex>& targets) {
+    for (const MeshVertex v : targets_)
+      is_target_[v] = 0;
+    targets_.clear();
+    for (const MeshVertex v : targets) {
+      if (is_target_[v] == 0) targets_.push_back(v);  // distinct tiles: the search counts them down
+      is_target_[v] = 1;
+    }
   }
-  void discover_vertex(MeshVertex v, const Mesh& /*g*/) const {
-    if ((*is_target_)[v] != 0 && --*left_ == 0) throw AllTargetsReached{};
+
+  void run(MeshVertex source) {
+    for (const MeshVertex v : touched_)
+      color_[v] = boost::white_color;
+    touched_.clear();
+    source_ = source;
+    parent_[source] = source;
+    counts_[source] = {};
+    left_ = targets_.size();
+    boost::queue<MeshVertex> queue;
+    try {
+      boost::breadth_first_visit(
+          mesh_, source, queue, Visitor{this},
+          boost::make_iterator_property_map(color_.begin(), boost::get(boost::vertex_index, mesh_)));
+    } catch (const AllTargetsReached&) {
+      // every target has its shortest path
+    }
+  }
+
+  [[nodiscard]] const PathCounts& counts(MeshVertex v) const { return counts_[v]; }
+
+  // Edges of the union of the tree paths to every target (a multicast tree).
+  [[nodiscard]] PathCounts tree_union() {
+    PathCounts total;
+    std::vector<MeshVertex> marked;
+    for (const MeshVertex target : targets_) {
+      for (MeshVertex v = target; v != source_ && reached_[v] == 0; v = parent_[v]) {
+        reached_[v] = 1;
+        marked.push_back(v);
+        const PathCounts& here = counts_[v];
+        const PathCounts& up = counts_[parent_[v]];
+        total.ew += here.ew - up.ew;
+        total.ns += here.ns - up.ns;
+        total.crossings += here.crossings - up.crossings;
+      }
+    }
+    for (const MeshVertex v : marked)
+      reached_[v] = 0;
+    return total;
   }
 
  private:
-  std::vector<MeshVertex>* parent_;
-  const std::vector<char>* is_target_;
-  std::shared_ptr<std::size_t> left_;  // the visitor is copied by value inside the search
-};
-
-ShortestPaths bfs_from(const Mesh& mesh, MeshVertex source, const std::vector<char>& is_target,
-                       std::size_t targets) {
-  ShortestPaths sp;
-  sp.source = source;
-  sp.parent.resize(boost::num_vertices(mesh));
-  for (std::size_t v = 0; v < sp.parent.size(); ++v)
-    sp.parent[v] = v;
-  std::vector<boost::default_color_type> color(boost::num_vertices(mesh), boost::white_color);  // [tiles]
-  try {
-    boost::breadth_first_search(mesh, source,
-                                boost::visitor(StopAtTargets(&sp.parent, &is_target, targets))
-                                    .color_map(boost::make_iterator_property_map(
-                                        color.begin(), boost::get(boost::vertex_index, mesh))));
-  } catch (const AllTargetsReached&) {
-    // every target has its shortest path
-  }
-  return sp;
-}
-
-struct PathCounts {
-  double ew = 0;
-  double ns = 0;
-  double crossings = 0;
-};
-
-// Adds the edges from `target` back towards the source to `counts`, stopping at a tile already reached
-// (`reached` may be null: every path counted in full).
-void add_path(const Mesh& mesh, const ShortestPaths& sp, MeshVertex target, PathCounts& counts,
-              std::vector<char>* reached) {
-  MeshVertex v = target;
-  while (v != sp.source) {
-    if (reached != nullptr) {
-      if ((*reached)[v] != 0) return;
-      (*reached)[v] = 1;
+  struct Visitor : boost::default_bfs_visitor {
+    MeshSearch* search;
+    explicit Visitor(MeshSearch* s) : search(s) {}
+    void discover_vertex(MeshVertex v, const Mesh& /*g*/) const {
+      search->touched_.push_back(v);
+      if (search->is_target_[v] != 0 && --search->left_ == 0) throw AllTargetsReached{};
     }
-    const MeshVertex u = sp.parent[v];
-    const auto [edge, exists] = boost::edge(u, v, mesh);
-    if (!exists) throw ProfileError("core mapping: broken shortest-path tree (internal error)");
-    const MeshEdge& info = mesh[edge];
-    (info.east_west ? counts.ew : counts.ns) += 1.0;
-    if (info.crosses_chip) counts.crossings += 1.0;
-    v = u;
-  }
-}
+    void tree_edge(const Mesh::edge_descriptor& e, const Mesh& g) const {
+      const MeshVertex u = boost::source(e, g);
+      const MeshVertex v = boost::target(e, g);
+      const MeshEdge& info = g[e];
+      PathCounts c = search->counts_[u];
+      (info.east_west ? c.ew : c.ns) += 1.0;
+      if (info.crosses_chip) c.crossings += 1.0;
+      search->counts_[v] = c;
+      search->parent_[v] = u;
+    }
+  };
+
+  const Mesh& mesh_;
+  std::vector<boost::default_color_type> color_;  // [tiles] BFS colours, white outside `touched_`
+  std::vector<MeshVertex> parent_;                // [tiles] predecessor on the tree path
+  std::vector<PathCounts> counts_;                // [tiles] hops of the tree path from the source
+  std::vector<char> is_target_;                   // [tiles]
+  std::vector<char> reached_;                     // [tiles] scratch for tree_union()
+  std::vector<MeshVertex> targets_;
+  std::vector<MeshVertex> touched_;
+  MeshVertex source_ = 0;
+  std::size_t left_ = 0;
+};
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
   return (a + b - 1) / b;
@@ -175,6 +219,7 @@ NetworkMapping map_network(const std::vector<MeshLayer>& layers, const ChipSpec&
   // 2. Routes: a breadth-first search over the tile mesh from every source tile.
   const Grid grid{m.chips_x * chip.tiles_x, m.chips_y * chip.tiles_y};
   const Mesh mesh = build_mesh(grid, chip);
+  MeshSearch search(mesh);
   const auto vertex_of = [&](std::int64_t core) {
     const TilePosition t = tile_of(core, chip, m.chips_x);
     return grid.vertex(t.x, t.y);
@@ -192,28 +237,27 @@ NetworkMapping map_network(const std::vector<MeshLayer>& layers, const ChipSpec&
         targets.emplace_back(v, 1.0);
       }
     }
-    std::vector<char> is_target(boost::num_vertices(mesh), 0);
+    std::vector<MeshVertex> target_tiles;
+    target_tiles.reserve(targets.size());
     for (const auto& [v, cores] : targets)
-      is_target[v] = 1;
+      target_tiles.push_back(v);
+    search.set_targets(target_tiles);
     for (std::int64_t s = 0; s < p.source_cores; ++s) {
       SourceRoute r;
       r.core = p.first_source_core + s;
       r.neurons = std::min(npc, layers[i].in - s * npc);
-      const ShortestPaths sp = bfs_from(mesh, vertex_of(r.core), is_target, targets.size());
+      search.run(vertex_of(r.core));
       PathCounts counts;
       if (chip.routing == Routing::unicast) {
         for (const auto& [v, cores] : targets) {
-          PathCounts one;
-          add_path(mesh, sp, v, one, nullptr);
+          const PathCounts& one = search.counts(v);
           counts.ew += cores * one.ew;
           counts.ns += cores * one.ns;
           counts.crossings += cores * one.crossings;
         }
         r.packets = static_cast<double>(p.target_cores);
       } else {
-        std::vector<char> reached(boost::num_vertices(mesh), 0);
-        for (const auto& [v, cores] : targets)
-          add_path(mesh, sp, v, counts, &reached);
+        counts = search.tree_union();
         r.packets = 1.0;
       }
       r.hops_ew = counts.ew;

@@ -9,8 +9,10 @@
 //     synaptic memory (synapses live with the postsynaptic neuron, as on Loihi)
 // on consecutive cores. Cores fill tiles, tiles fill a chip's tiles_x x tiles_y mesh in serpentine order, and
 // chips fill a near-square grid of chips (also serpentine), so consecutive cores are close.
-// The mesh of tiles is a Boost.Graph grid (edges E-W or N-S, flagged when they cross a chip boundary); hop
-// counts are shortest paths from a breadth-first search from each source tile.
+// The mesh of tiles is a Boost.Graph grid (a compressed sparse row graph; links E-W or N-S, flagged when they
+// cross a chip boundary); hop counts are shortest paths from a breadth-first search from each source tile,
+// stopped once every target tile is reached (a SpikingBrain-7B-sized network maps onto 422 Loihi chips in
+// ~0.03 s, onto 27 TrueNorth chips in ~1 s).
 // Routing (ChipSpec::routing):
 //   unicast    a spike becomes one packet per target core of its layer (Loihi's cores send to each
 //              destination core); hops = sum over target cores of the shortest-path length
