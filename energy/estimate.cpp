@@ -11,11 +11,19 @@ Range scaled(const Range& r, double count) {
   return {r.low * count, r.nominal * count, r.high * count};
 }
 
+Range product(const Range& a, const Range& b) {
+  return {a.low * b.low, a.nominal * b.nominal, a.high * b.high};
+}
+
 Range& operator+=(Range& a, const Range& b) {
   a.low += b.low;
   a.nominal += b.nominal;
   a.high += b.high;
   return a;
+}
+
+void add_unique(std::vector<std::string>& list, const std::string& entry) {
+  if (std::find(list.begin(), list.end(), entry) == list.end()) list.push_back(entry);
 }
 
 class Accumulator {
@@ -26,15 +34,18 @@ class Accumulator {
     if (count == 0.0) return;
     const auto it = side_.find(key);
     if (it == side_.end()) {
-      const std::string entry = std::string(what) + " (no " + key + ")";
-      if (std::find(out_.uncharged.begin(), out_.uncharged.end(), entry) == out_.uncharged.end()) {
-        out_.uncharged.push_back(entry);
-      }
+      uncharged(std::string(what) + " (no " + key + ")");
       return;
     }
-    out_.term_pj.at(static_cast<std::size_t>(term)) += scaled(it->second.value, count);
+    charge(term, it->second.value, count);
   }
+  // Adds count x an energy computed from several constants (the SRAM model).
+  void charge(Term term, const Range& per_unit, double count) {
+    out_.term_pj.at(static_cast<std::size_t>(term)) += scaled(per_unit, count);
+  }
+  void uncharged(const std::string& entry) { add_unique(out_.uncharged, entry); }
   [[nodiscard]] bool has(const std::string& key) const { return side_.contains(key); }
+  [[nodiscard]] Range at(const std::string& key) const { return side_.at(key).value; }
 
  private:
   const Constants& side_;
@@ -47,7 +58,13 @@ void finish(Breakdown& b) {
     b.total_pj += r;
 }
 
-Breakdown spiking_energy(const sim::SiteCounters& c, const HardwareProfile& p, const MappingCounts& mapping) {
+// Time cost of `count` operations with constant `key` (0 when the profile has no such constant).
+Range time_of(const Accumulator& acc, const std::string& key, double count) {
+  return acc.has(key) ? scaled(acc.at(key), count) : Range{};
+}
+
+Breakdown spiking_energy(const sim::SiteCounters& c, const HardwareProfile& p, const MappingCounts& m,
+                         const LayerShape& shape) {
   Breakdown b;
   Accumulator acc(*p.spiking, b);
   const auto sops = static_cast<double>(p.skips_zero_weights ? c.effective_sops : c.sops);
@@ -56,6 +73,7 @@ Breakdown spiking_energy(const sim::SiteCounters& c, const HardwareProfile& p, c
     finish(b);
     return b;
   }
+  // --- compute ---
   const auto graded = static_cast<double>(p.skips_zero_weights ? c.graded_effective_sops : c.graded_sops);
   acc.charge(Term::compute, "e_synop_pj", sops, "synaptic ops");
   if (acc.has("e_synop_graded_extra_pj"))
@@ -75,47 +93,116 @@ Breakdown spiking_energy(const sim::SiteCounters& c, const HardwareProfile& p, c
   acc.charge(Term::compute, "e_add_pj", static_cast<double>(c.bias_adds), "bias adds");
   acc.charge(Term::compute, "e_add_pj", static_cast<double>(c.elementwise_ops), "element-wise ops");
 
+  // --- weight memory: one word per synaptic op (and per uncoded MAC of a stored weight, per bias add) ---
+  const bool sram = acc.has("e_sram_base_pj");
   if (acc.has("e_weight_read_pj")) {
-    const auto words = static_cast<double>(p.skips_zero_weights ? c.effective_sops : c.sops);
-    acc.charge(Term::weight_memory, "e_weight_read_pj", words, "weight reads");
-  }
-  if (acc.has("e_state_read_pj") || acc.has("e_state_write_pj")) {
-    const double accesses = sops + static_cast<double>(c.post_neuron_updates);
-    acc.charge(Term::state_memory, "e_state_read_pj", accesses, "membrane reads");
-    acc.charge(Term::state_memory, "e_state_write_pj", accesses, "membrane writes");
-  }
-  if (acc.has("e_spike_pj")) acc.charge(Term::routing, "e_spike_pj", static_cast<double>(c.spikes), "spikes");
-  if (acc.has("e_hop_pj")) {
-    if (mapping.mapped) {
-      acc.charge(Term::routing, "e_hop_pj", static_cast<double>(mapping.spike_hops), "spike hops");
-    } else if (c.spikes > 0) {
-      b.uncharged.emplace_back("router hops (layers not mapped onto cores)");
+    acc.charge(Term::weight_memory, "e_weight_read_pj", sops, "weight reads");
+  } else if (sram) {
+    if (shape.weights > 0) {
+      const auto weight_bits = static_cast<double>(shape.weights) * p.weight_bits;
+      const Range e_word = *sram_access_pj(*p.spiking, weight_bits);
+      acc.charge(Term::weight_memory, e_word, sops + static_cast<double>(c.uncoded_macs));
+      if (shape.out > 0) {
+        acc.charge(Term::weight_memory,
+                   *sram_access_pj(*p.spiking, static_cast<double>(shape.out) * p.weight_bits),
+                   static_cast<double>(c.bias_adds));
+      }
+    } else if (sops > 0) {
+      acc.uncharged("weight reads (layer shape unknown: the SRAM model needs the memory size)");
     }
   }
+  // --- state memory: membrane read-modify-write per synaptic event and per postsynaptic update ---
+  const double state_accesses = sops + static_cast<double>(c.post_neuron_updates);
+  if (acc.has("e_state_read_pj") || acc.has("e_state_write_pj")) {
+    acc.charge(Term::state_memory, "e_state_read_pj", state_accesses, "membrane reads");
+    acc.charge(Term::state_memory, "e_state_write_pj", state_accesses, "membrane writes");
+  } else if (sram && state_accesses > 0) {
+    if (shape.out > 0) {
+      const Range e_state = *sram_access_pj(*p.spiking, static_cast<double>(shape.out) * p.state_bits);
+      acc.charge(Term::state_memory, e_state, 2.0 * state_accesses);  // read + write
+    } else {
+      acc.uncharged("membrane reads and writes (layer shape unknown: the SRAM model needs the memory size)");
+    }
+  }
+  // --- routing: packets, hops, chip crossings ---
+  const auto spikes = static_cast<double>(c.spikes);
+  if (acc.has("e_spike_pj"))
+    acc.charge(Term::routing, "e_spike_pj", m.mapped ? m.spike_packets : spikes, "spike packets");
+  const bool hop_model = acc.has("e_hop_pj") || acc.has("e_hop_ew_pj") || acc.has("e_chip_hop_pj");
+  if (hop_model && !m.mapped && spikes > 0) {
+    acc.uncharged("router hops (layers not mapped onto cores: the profile has no chip section)");
+  } else if (m.mapped) {
+    if (acc.has("e_hop_pj")) acc.charge(Term::routing, "e_hop_pj", m.hops(), "router hops");
+    if (acc.has("e_hop_ew_pj")) {
+      acc.charge(Term::routing, "e_hop_ew_pj", m.hops_ew, "east-west hops");
+      acc.charge(Term::routing, "e_hop_ns_pj", m.hops_ns, "north-south hops");
+    }
+    if (acc.has("e_chip_hop_pj")) {
+      acc.charge(Term::routing, "e_chip_hop_pj", m.chip_crossings, "chip-to-chip hops");
+    } else if (m.chip_crossings > 0 && hop_model) {
+      acc.uncharged("chip-to-chip links (no e_chip_hop_pj: chip crossings are charged as tile hops only)");
+    }
+  }
+  // --- latency and static power ---
+  if (acc.has("t_step_ns")) b.latency_ns += scaled(acc.at("t_step_ns"), static_cast<double>(c.token_steps));
+  const bool work_model =
+      acc.has("t_synop_ns") || acc.has("t_neuron_update_active_ns") || acc.has("t_neuron_update_inactive_ns");
+  if (work_model && m.mapped && m.target_cores > 0) {
+    // Work is spread evenly over the cores that hold the layer; each core runs its share serially.
+    Range target = time_of(acc, "t_synop_ns", sops);
+    target += time_of(acc, "t_neuron_update_active_ns", post_active);
+    target += time_of(acc, "t_neuron_update_inactive_ns", post_idle);
+    Range source = time_of(acc, "t_neuron_update_active_ns", pre_active);
+    source += time_of(acc, "t_neuron_update_inactive_ns", pre_idle);
+    b.latency_ns += scaled(target, 1.0 / static_cast<double>(m.target_cores));
+    b.latency_ns += scaled(source, 1.0 / static_cast<double>(std::max<std::int64_t>(m.source_cores, 1)));
+  } else if (work_model && sops > 0) {
+    acc.uncharged("per-core work time (layers not mapped onto cores: latency counts t_step_ns only)");
+  }
   if (acc.has("p_static_mw")) {
-    // mW x ns = 1e-12 J = 1 pJ
-    const Range t = *HardwareProfile::get(p.spiking, "t_step_ns");
-    const Range power = *HardwareProfile::get(p.spiking, "p_static_mw");
-    const auto steps = static_cast<double>(c.steps_sum);
-    b.term_pj[static_cast<std::size_t>(Term::static_power)] +=
-        Range{power.low * t.low * steps, power.nominal * t.nominal * steps, power.high * t.high * steps};
+    if (c.token_steps == 0 && c.steps_sum > 0) {
+      acc.uncharged("static power (no token_steps counter: latency unknown)");
+    } else {
+      // mW x ns = 1e-12 J = 1 pJ; every chip of the network leaks while the layer runs.
+      const double chips = m.mapped && m.chips > 0 ? static_cast<double>(m.chips) : 1.0;
+      b.term_pj[static_cast<std::size_t>(Term::static_power)] +=
+          scaled(product(acc.at("p_static_mw"), b.latency_ns), chips);
+    }
   }
   finish(b);
   return b;
 }
 
-Breakdown dense_energy(const sim::SiteCounters& c, const HardwareProfile& p) {
+Breakdown dense_energy(const sim::SiteCounters& c, const HardwareProfile& p, const LayerShape& shape) {
   Breakdown b;
   Accumulator acc(*p.dense, b);
-  if (acc.has("e_mac_pj"))
+  if (acc.has("e_mac_pj")) {
     acc.charge(Term::compute, "e_mac_pj", static_cast<double>(c.dense_macs), "dense MACs");
-  if (acc.has("e_mac_pj"))
     acc.charge(Term::compute, "e_add_pj", static_cast<double>(c.bias_adds), "bias adds");
+  }
   acc.charge(Term::compute, "e_add_pj", static_cast<double>(c.elementwise_ops), "element-wise ops");
   if (acc.has("e_weight_byte_pj")) {
     // Per token: every token streams every weight (dense_macs = tokens x weights); else once per call.
     const auto words = static_cast<double>(p.dense_weights_per_token ? c.dense_macs : c.dense_weight_words);
     acc.charge(Term::weight_memory, "e_weight_byte_pj", words * p.weight_bits / 8.0, "weight bytes");
+  }
+  if (acc.has("e_sram_base_pj") && c.dense_macs > 0) {
+    if (shape.weights > 0 && shape.in > 0 && shape.out > 0) {
+      const auto in = static_cast<double>(shape.in);
+      const auto out = static_cast<double>(shape.out);
+      const auto tokens = static_cast<double>(c.tokens);
+      const double act_bits = p.dense_activation_bits();
+      acc.charge(Term::weight_memory,
+                 *sram_access_pj(*p.dense, static_cast<double>(shape.weights) * p.weight_bits),
+                 static_cast<double>(c.dense_macs));
+      acc.charge(Term::weight_memory, *sram_access_pj(*p.dense, out * p.weight_bits),
+                 static_cast<double>(c.bias_adds));
+      acc.charge(Term::state_memory, *sram_access_pj(*p.dense, in * act_bits), tokens * in);
+      acc.charge(Term::state_memory, *sram_access_pj(*p.dense, out * act_bits), tokens * out);
+    } else {
+      acc.uncharged(
+          "weight and activation reads (layer shape unknown: the SRAM model needs the memory size)");
+    }
   }
   finish(b);
   return b;
@@ -129,11 +216,25 @@ std::string_view name(Term term) {
   return names.at(static_cast<std::size_t>(term));
 }
 
+std::optional<Range> sram_access_pj(const Constants& side, double bits) {
+  const auto base = side.find("e_sram_base_pj");
+  const auto slope = side.find("e_sram_per_bit_pj");
+  if (base == side.end() || slope == side.end()) return std::nullopt;
+  Range e = base->second.value;
+  e += scaled(slope->second.value, bits);
+  if (const auto dram = side.find("e_dram_access_pj"); dram != side.end()) {
+    e.low = std::min(e.low, dram->second.value.low);
+    e.nominal = std::min(e.nominal, dram->second.value.nominal);
+    e.high = std::min(e.high, dram->second.value.high);
+  }
+  return e;
+}
+
 Estimate estimate(const sim::SiteCounters& counters, const HardwareProfile& profile,
-                  const MappingCounts& mapping) {
+                  const MappingCounts& mapping, const LayerShape& shape) {
   Estimate e;
-  if (profile.spiking) e.spiking = spiking_energy(counters, profile, mapping);
-  if (profile.dense) e.dense = dense_energy(counters, profile);
+  if (profile.spiking) e.spiking = spiking_energy(counters, profile, mapping, shape);
+  if (profile.dense) e.dense = dense_energy(counters, profile, shape);
   return e;
 }
 
@@ -141,9 +242,9 @@ Breakdown& operator+=(Breakdown& a, const Breakdown& b) {
   for (std::size_t i = 0; i < a.term_pj.size(); ++i)
     a.term_pj[i] += b.term_pj[i];
   a.total_pj += b.total_pj;
-  for (const auto& u : b.uncharged) {
-    if (std::find(a.uncharged.begin(), a.uncharged.end(), u) == a.uncharged.end()) a.uncharged.push_back(u);
-  }
+  a.latency_ns += b.latency_ns;
+  for (const auto& u : b.uncharged)
+    add_unique(a.uncharged, u);
   return a;
 }
 

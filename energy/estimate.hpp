@@ -1,21 +1,32 @@
 #pragma once
-// Energy as a pure function of activity counters and a hardware profile. Every term is a sum of
-// count x constant, so the low/nominal/high range of each term uses the constants' low/nominal/high.
+// Energy as a pure function of activity counters, a hardware profile, the layer's shape and (for chips with a
+// core layout) the mapping of the layer onto cores. Every term is a sum of count x constant, so the
+// low/nominal/high range of each term uses the constants' low/nominal/high.
 //
 // spiking run (profile.spiking):
 //   compute       sops·e_synop + graded_sops·e_synop_graded_extra + neuron updates (active/inactive)
 //                 + (rescale + zero-point + uncoded MACs)·e_mac + (bias adds + element-wise ops)·e_add
-//                 [all-in: sops·e_synop_all_in]
-//   weight_memory weight words read·e_weight_read
-//   state_memory  (sops + neuron updates)·(e_state_read + e_state_write)   (membrane read-modify-write)
-//   routing       spikes·e_spike (+ hops·e_hop once layers are mapped onto cores)
-//   static        p_static·steps·t_step
+//                 [all-in: sops·e_synop_all_in, nothing else]
+//   weight_memory weight words read·e_weight_read, or, with the SRAM model, per word read
+//                 E_sram(layer weights x weight_bits) (also one read per uncoded MAC and per bias add)
+//   state_memory  (sops + postsynaptic updates)·(e_state_read + e_state_write), or with the SRAM model
+//                 2 accesses x E_sram(out x state_bits)   (membrane read-modify-write per event and per step)
+//   routing       spike packets·e_spike + hops·e_hop (E-W / N-S hops apart with e_hop_ew/e_hop_ns)
+//                 + chip-boundary crossings·e_chip_hop; packets and hops come from the core mapping
+//   static        p_static x chips x latency, latency = token_steps·t_step + per-core work time
+//                 (sops·t_synop + neuron updates·t_neuron_update) / cores holding the layer
 // dense run (profile.dense):
-//   compute       dense MACs·e_mac + bias adds·e_add + element-wise ops·e_add
-//   weight_memory weight bytes·e_weight_byte (per call, or per token for batch-1 decode)
+//   compute       dense MACs·e_mac + (bias adds + element-wise ops)·e_add
+//   weight_memory weight bytes·e_weight_byte (per call, or per token for batch-1 decode), or with the SRAM
+//                 model one word read per MAC + one bias read per output at E_sram(memory size)
+//   state_memory  with the SRAM model: input reads (tokens x in) and output writes (tokens x out) at
+//                 E_sram(activation memory)  (Lemaire et al. 2022, fully connected layer)
+// E_sram(bits) = min(e_sram_base + e_sram_per_bit x bits, e_dram_access): Lemaire et al.'s least-squares fit
+// to Horowitz's SRAM energies, capped by a DRAM access when the memory is too large for SRAM.
 // Counters a profile has no constant for are listed in `uncharged`, never silently dropped.
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +45,7 @@ std::string_view name(Term term);
 struct Breakdown {
   std::array<Range, 5> term_pj{};  // indexed by Term
   Range total_pj;
+  Range latency_ns;                    // spiking run: simulated wall time on the hardware (0 if not modelled)
   std::vector<std::string> uncharged;  // counters with no constant in the profile
   [[nodiscard]] const Range& operator[](Term t) const { return term_pj.at(static_cast<std::size_t>(t)); }
 };
@@ -43,14 +55,32 @@ struct Estimate {
   std::optional<Breakdown> dense;
 };
 
-// Extra counts that come from mapping a network onto hardware rather than from the simulator.
+// Shape of the synaptic site the counters belong to; sizes the memories of the SRAM model. Zero: unknown.
+struct LayerShape {
+  std::int64_t in = 0;       // presynaptic neurons per token
+  std::int64_t out = 0;      // postsynaptic neurons per token
+  std::int64_t weights = 0;  // synapses stored
+};
+
+// Counts that come from mapping a layer onto the cores of a chip (energy/mapping.hpp) rather than from the
+// simulator. Spike packets and hops may be fractional when they are averages over presynaptic neurons.
 struct MappingCounts {
-  std::uint64_t spike_hops = 0;  // sum over spikes of router hops travelled
-  bool mapped = false;           // false: no core mapping, hop energy is reported as uncharged
+  bool mapped = false;        // false: no core mapping; hop and per-core timing terms are listed uncharged
+  double spike_packets = 0;   // packets sent: one per spike and destination core (unicast) or per spike
+  double hops_ew = 0;         // router hops travelled east-west, summed over packets
+  double hops_ns = 0;         // router hops travelled north-south
+  double chip_crossings = 0;  // hops that cross a chip boundary (already counted in hops_ew/hops_ns)
+  std::int64_t source_cores = 0;  // cores holding the layer's presynaptic (coding) neurons
+  std::int64_t target_cores = 0;  // cores holding its postsynaptic neurons and synapses
+  std::int64_t chips = 0;         // chips powered while the layer runs (all chips of the network)
+  [[nodiscard]] double hops() const { return hops_ew + hops_ns; }
 };
 
 Estimate estimate(const sim::SiteCounters& counters, const HardwareProfile& profile,
-                  const MappingCounts& mapping = {});
+                  const MappingCounts& mapping = {}, const LayerShape& shape = {});
+
+// Access energy of one word in a memory of `bits` capacity under a side's SRAM model; nullopt without one.
+std::optional<Range> sram_access_pj(const Constants& side, double bits);
 
 Breakdown& operator+=(Breakdown& a, const Breakdown& b);
 

@@ -1,5 +1,6 @@
 #include "energy/profile.hpp"
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -62,6 +63,72 @@ Constants parse_side(const json& side, const std::string& where,
   return out;
 }
 
+std::string key_list(const std::map<std::string, std::string>& keys) {
+  std::string valid;
+  for (const auto& [k, _] : keys)
+    valid += (valid.empty() ? "" : ", ") + k;
+  return valid;
+}
+
+ChipSpec parse_chip(const json& chip, const std::string& where) {
+  if (!chip.is_object()) throw ProfileError(cat(where, ": expected an object"));
+  ChipSpec spec;
+  for (const auto& [key, entry] : chip.items()) {
+    if (!chip_keys().contains(key)) {
+      throw ProfileError(cat(where, ": unknown key '", key, "' (valid keys: ", key_list(chip_keys()), ")"));
+    }
+    const std::string at = cat(where, ".", key);
+    if (key == "routing") {
+      if (!entry.is_string() || (entry != "unicast" && entry != "multicast"))
+        throw ProfileError(cat(at, ": expected \"unicast\" or \"multicast\""));
+      spec.routing = entry == "unicast" ? Routing::unicast : Routing::multicast;
+      continue;
+    }
+    if (!entry.is_object()) throw ProfileError(cat(at, ": expected {\"value\": ..., \"source\": ...}"));
+    for (const auto& [field, _] : entry.items()) {
+      if (field != "value" && field != "source" && field != "note") {
+        throw ProfileError(cat(at, ": unknown field '", field,
+                               "' (valid: value, source, note; capacities take no low/high range)"));
+      }
+    }
+    if (!entry.contains("value") || !entry["value"].is_number() || !(entry["value"].get<double>() > 0.0))
+      throw ProfileError(cat(at, ": missing positive numeric 'value'"));
+    if (!entry.contains("source") || !entry["source"].is_string() ||
+        entry["source"].get<std::string>().empty()) {
+      throw ProfileError(cat(at, ": missing 'source' (every number needs one)"));
+    }
+    Capacity c{entry["value"].get<double>(), entry["source"].get<std::string>(), entry.value("note", "")};
+    if (key != "synaptic_memory_bytes_per_core" && c.value != std::floor(c.value))
+      throw ProfileError(cat(at, ": expected a whole number, found ", c.value));
+    spec.entries.emplace(key, std::move(c));
+  }
+  for (const auto& [key, _] : chip_keys()) {
+    if (key != "routing" && key != "cores_per_tile" && !spec.entries.contains(key))
+      throw ProfileError(cat(where, ": missing '", key, "'"));
+  }
+  const auto whole = [&](const std::string& key) {
+    return static_cast<std::int64_t>(spec.entries.at(key).value);
+  };
+  spec.cores_per_chip = whole("cores_per_chip");
+  spec.cores_per_tile = spec.entries.contains("cores_per_tile") ? whole("cores_per_tile") : 1;
+  spec.tiles_x = whole("tiles_x");
+  spec.tiles_y = whole("tiles_y");
+  spec.neurons_per_core = whole("neurons_per_core");
+  spec.synaptic_memory_bytes_per_core = spec.entries.at("synaptic_memory_bytes_per_core").value;
+  if (spec.cores_per_tile * spec.tiles_x * spec.tiles_y != spec.cores_per_chip) {
+    throw ProfileError(cat(
+        where, ": cores_per_tile x tiles_x x tiles_y = ", spec.cores_per_tile * spec.tiles_x * spec.tiles_y,
+        " but cores_per_chip = ", spec.cores_per_chip));
+  }
+  return spec;
+}
+
+void require_pair(const std::optional<Constants>& side, const std::string& where, const char* a,
+                  const char* b) {
+  if (side && side->contains(a) != side->contains(b))
+    throw ProfileError(cat(where, ".", a, " and ", b, " go together (one is missing)"));
+}
+
 }  // namespace
 
 std::optional<Range> HardwareProfile::get(const std::optional<Constants>& side, const std::string& key) {
@@ -87,8 +154,19 @@ const std::map<std::string, std::string>& spiking_keys() {
       {"e_weight_read_pj", "energy to read one stored weight word from synaptic memory, pJ"},
       {"e_state_read_pj", "energy to read one membrane potential, pJ"},
       {"e_state_write_pj", "energy to write one membrane potential, pJ"},
+      {"e_hop_ew_pj", "energy per east-west router hop (with e_hop_ns_pj, instead of e_hop_pj), pJ"},
+      {"e_hop_ns_pj", "energy per north-south router hop (with e_hop_ew_pj, instead of e_hop_pj), pJ"},
+      {"e_chip_hop_pj", "extra energy of a hop that crosses a chip boundary (chip-to-chip link), pJ"},
+      {"e_sram_base_pj",
+       "SRAM access energy model, intercept: E(access) = e_sram_base_pj + e_sram_per_bit_pj x memory bits, "
+       "pJ"},
+      {"e_sram_per_bit_pj", "SRAM access energy model, slope per bit of memory capacity, pJ/bit"},
+      {"e_dram_access_pj", "energy of one DRAM access: the cap of the SRAM model for memories too large, pJ"},
       {"p_static_mw", "static (leakage) power per chip, mW"},
-      {"t_step_ns", "wall time of one virtual time step, ns"},
+      {"t_step_ns", "wall time of one virtual time step (synchronisation floor), ns"},
+      {"t_synop_ns", "time a core spends on one synaptic op, ns"},
+      {"t_neuron_update_active_ns", "time a core spends on one active neuron update, ns"},
+      {"t_neuron_update_inactive_ns", "time a core spends on one idle neuron update, ns"},
   };
   return keys;
 }
@@ -98,8 +176,30 @@ const std::map<std::string, std::string>& dense_keys() {
       {"e_mac_pj", "energy per dense multiply-accumulate, pJ"},
       {"e_add_pj", "energy of one addition (bias), pJ"},
       {"e_weight_byte_pj", "energy per byte of weights streamed from memory, pJ"},
+      {"e_sram_base_pj",
+       "SRAM access energy model, intercept: E(access) = e_sram_base_pj + e_sram_per_bit_pj x memory bits, "
+       "pJ"},
+      {"e_sram_per_bit_pj", "SRAM access energy model, slope per bit of memory capacity, pJ/bit"},
+      {"e_dram_access_pj", "energy of one DRAM access: the cap of the SRAM model for memories too large, pJ"},
   };
   return keys;
+}
+
+const std::map<std::string, std::string>& chip_keys() {
+  static const std::map<std::string, std::string> keys = {
+      {"cores_per_chip", "neuromorphic cores per chip"},
+      {"cores_per_tile", "cores sharing one router (a spike between them travels no hop)"},
+      {"tiles_x", "tiles per chip, east-west"},
+      {"tiles_y", "tiles per chip, north-south"},
+      {"neurons_per_core", "neurons (compartments) one core holds"},
+      {"synaptic_memory_bytes_per_core", "synaptic memory of one core, bytes"},
+      {"routing", "\"unicast\" (one packet per destination core) or \"multicast\" (one packet, tree)"},
+  };
+  return keys;
+}
+
+std::string_view name(Routing routing) {
+  return routing == Routing::unicast ? "unicast" : "multicast";
 }
 
 HardwareProfile load_profile(const std::filesystem::path& file) {
@@ -119,14 +219,18 @@ HardwareProfile load_profile(const std::filesystem::path& file) {
                                                  "all_in",
                                                  "spiking",
                                                  "dense",
+                                                 "chip",
                                                  "weight_bits",
+                                                 "state_bits",
+                                                 "activation_bits",
                                                  "skips_zero_weights",
                                                  "dense_weights_per_token",
                                                  "notes"};
     if (std::find(top.begin(), top.end(), key) == top.end()) {
-      throw ProfileError(cat(where, ": unknown key '", key,
-                             "' (valid: name, description, all_in, spiking, dense, weight_bits, "
-                             "skips_zero_weights, dense_weights_per_token, notes)"));
+      std::string valid;
+      for (const auto& k : top)
+        valid += (valid.empty() ? "" : ", ") + k;
+      throw ProfileError(cat(where, ": unknown key '", key, "' (valid: ", valid, ")"));
     }
   }
   HardwareProfile p;
@@ -135,11 +239,22 @@ HardwareProfile load_profile(const std::filesystem::path& file) {
     throw ProfileError(cat(where, ": missing string 'name'"));
   p.name = doc["name"].get<std::string>();
   p.description = doc.value("description", std::string{});
+  for (const char* flag : {"all_in", "skips_zero_weights", "dense_weights_per_token"}) {
+    if (doc.contains(flag) && !doc[flag].is_boolean())
+      throw ProfileError(cat(where, ": ", flag, ": expected true or false"));
+  }
+  for (const char* bits : {"weight_bits", "state_bits", "activation_bits"}) {
+    if (doc.contains(bits) && (!doc[bits].is_number() || !(doc[bits].get<double>() > 0.0)))
+      throw ProfileError(cat(where, ": ", bits, ": expected a number > 0"));
+  }
+  if (doc.contains("description") && !doc["description"].is_string())
+    throw ProfileError(cat(where, ": description: expected a string"));
   p.all_in = doc.value("all_in", false);
   p.weight_bits = doc.value("weight_bits", 32.0);
+  p.state_bits = doc.value("state_bits", 32.0);
+  p.activation_bits = doc.value("activation_bits", 0.0);
   p.skips_zero_weights = doc.value("skips_zero_weights", false);
   p.dense_weights_per_token = doc.value("dense_weights_per_token", false);
-  if (!(p.weight_bits > 0.0)) throw ProfileError(cat(where, ": weight_bits must be > 0"));
   if (doc.contains("spiking")) p.spiking = parse_side(doc["spiking"], where + ": spiking", spiking_keys());
   if (doc.contains("dense")) p.dense = parse_side(doc["dense"], where + ": dense", dense_keys());
   if (!p.spiking && !p.dense) throw ProfileError(cat(where, ": needs a 'spiking' or a 'dense' section"));
@@ -165,6 +280,24 @@ HardwareProfile load_profile(const std::filesystem::path& file) {
   }
   if (p.dense && !p.dense->contains("e_mac_pj") && !p.dense->contains("e_weight_byte_pj")) {
     throw ProfileError(cat(where, ": dense section needs e_mac_pj or e_weight_byte_pj"));
+  }
+  require_pair(p.spiking, where + ": spiking", "e_sram_base_pj", "e_sram_per_bit_pj");
+  require_pair(p.dense, where + ": dense", "e_sram_base_pj", "e_sram_per_bit_pj");
+  require_pair(p.spiking, where + ": spiking", "e_hop_ew_pj", "e_hop_ns_pj");
+  if (p.spiking && p.spiking->contains("e_hop_pj") && p.spiking->contains("e_hop_ew_pj")) {
+    throw ProfileError(
+        cat(where, ": spiking.e_hop_pj and spiking.e_hop_ew_pj/e_hop_ns_pj both set: give one hop model"));
+  }
+  for (const auto* side : {&p.spiking, &p.dense}) {
+    if (*side && (*side)->contains("e_dram_access_pj") && !(*side)->contains("e_sram_base_pj")) {
+      throw ProfileError(
+          cat(where, ": ", side == &p.spiking ? "spiking" : "dense",
+              ".e_dram_access_pj caps the SRAM model: it needs e_sram_base_pj and e_sram_per_bit_pj"));
+    }
+  }
+  if (doc.contains("chip")) {
+    if (!p.spiking) throw ProfileError(cat(where, ": chip: a chip layout needs a 'spiking' section"));
+    p.chip = parse_chip(doc["chip"], where + ": chip");
   }
   return p;
 }
@@ -192,8 +325,8 @@ HardwareProfile find_profile(const std::string& name_or_file, const std::filesys
 }
 
 std::vector<std::string> default_profile_names() {
-  return {"horowitz45-fp32", "horowitz45-fp16",   "horowitz45-int8", "loihi",
-          "truenorth",       "h100-bf16-compute", "h100-bf16-memory"};
+  return {"horowitz45-fp32", "horowitz45-fp16", "horowitz45-int8",   "horowitz45-memory-int8",
+          "loihi",           "truenorth",       "h100-bf16-compute", "h100-bf16-memory"};
 }
 
 std::filesystem::path data_dir() {

@@ -2,11 +2,13 @@
 // Hardware profiles: energy constants with units in their names, a low/nominal/high range and a source each,
 // read from JSON files in data/hardware/ (see data/hardware/README.md for the schema).
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace spikesim::energy {
@@ -31,6 +33,34 @@ struct Constant {
 // One side of a profile: the constants that apply to the spiking run or to the dense (GPU-equivalent) run.
 using Constants = std::map<std::string, Constant>;
 
+// How a spike reaches the cores that hold its postsynaptic neurons.
+enum class Routing {
+  unicast,    // one packet per destination core, each travelling its own shortest path (Loihi)
+  multicast,  // one packet per spike, copied at routers along a shortest-path tree
+};
+std::string_view name(Routing routing);
+
+// A capacity or layout number of a chip (no range: it is a fact of the design), with its source.
+struct Capacity {
+  double value = 0.0;
+  std::string source;
+  std::string note;
+};
+
+// What a neuromorphic chip holds and how its cores are laid out, for mapping layers onto cores
+// (energy/mapping.hpp). Cores sit in tiles; tiles form a tiles_x (E-W) x tiles_y (N-S) mesh per chip, and
+// chips tile the plane the same way when one chip is not enough.
+struct ChipSpec {
+  std::int64_t cores_per_chip = 0;
+  std::int64_t cores_per_tile = 1;
+  std::int64_t tiles_x = 0;  // E-W
+  std::int64_t tiles_y = 0;  // N-S
+  std::int64_t neurons_per_core = 0;
+  double synaptic_memory_bytes_per_core = 0.0;
+  Routing routing = Routing::unicast;
+  std::map<std::string, Capacity> entries;  // every number above with its source, for reports
+};
+
 struct HardwareProfile {
   std::string name;         // short id, e.g. "loihi"
   std::string description;  // one line for reports
@@ -39,16 +69,24 @@ struct HardwareProfile {
   std::optional<Constants> spiking;      // applied to the event-driven counters
   std::optional<Constants> dense;        // applied to the dense (GPU-equivalent) counters
   double weight_bits = 32;               // stored word size of one weight (memory terms)
+  double state_bits = 32;                // word size of one membrane potential (state memory terms)
+  double activation_bits = 0;            // word size of a dense activation; 0: same as weight_bits
+  std::optional<ChipSpec> chip;          // cores, tiles, capacities: enables the core mapping
   bool skips_zero_weights = false;       // spiking hardware charges effective SOPs only
   bool dense_weights_per_token = false;  // dense run re-reads all weights for every token (batch-1 decode)
 
   // Range of a constant, or nullopt when the side or the key is absent.
   [[nodiscard]] static std::optional<Range> get(const std::optional<Constants>& side, const std::string& key);
+  [[nodiscard]] double dense_activation_bits() const {
+    return activation_bits > 0 ? activation_bits : weight_bits;
+  }
 };
 
 // Constant keys a profile may use on each side, with their meaning (used for validation and docs).
 const std::map<std::string, std::string>& spiking_keys();
 const std::map<std::string, std::string>& dense_keys();
+// Keys of the "chip" section.
+const std::map<std::string, std::string>& chip_keys();
 
 // Parses and validates a profile file; ProfileError names the file and the offending key.
 HardwareProfile load_profile(const std::filesystem::path& file);

@@ -144,6 +144,8 @@ int cli_main(int argc, char** argv) {
   add_convert_command(app, action);
   add_eval_command(app, action);
   add_account_command(app, action);
+  add_compare_command(app, action);
+  add_report_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

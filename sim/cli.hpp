@@ -64,6 +64,8 @@ void add_generate_command(CLI::App& app, Action& action);
 void add_convert_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
 void add_account_command(CLI::App& app, Action& action);
+void add_compare_command(CLI::App& app, Action& action);
+void add_report_command(CLI::App& app, Action& action);
 
 int cli_main(int argc, char** argv);
 

@@ -1,10 +1,15 @@
 // spikesim run: spike-code a network, count every operation, estimate energy, write report.json + layers.csv.
 
 #include <iostream>
+#include <memory>
+#include <stdexcept>
 
 #include "sim/cli.hpp"
+#include "sim/progress.hpp"
+#include "sim/raster.hpp"
 #include "sim/report.hpp"
 #include "sim/run_model.hpp"
+#include "sim/text.hpp"
 
 namespace spikesim::sim {
 
@@ -23,6 +28,9 @@ struct RunArgs {
   std::vector<std::string> hardware;
   DatasetArgs dataset;
   bool quiet = false;
+  std::string raster_site;  // empty: the first coded site
+  std::int64_t raster_token = 0;
+  bool no_raster = false;
 };
 
 int run(const RunArgs& a) {
@@ -36,8 +44,20 @@ int run(const RunArgs& a) {
   request.max_tokens = a.max_tokens;
   request.sites = a.sites;
   apply_dataset_args(a.dataset, request);
+  if (!a.no_raster) request.site.raster = std::make_shared<RasterCapture>(a.raster_site, a.raster_token);
   const auto profiles = load_profiles(a.hardware);  // fail on a bad profile before any work
+  Progress progress = Progress::for_terminal("spikesim run", a.quiet);
+  request.progress = &progress;
   ReportInput report = run_model(request);
+  progress.finish();
+  if (request.site.raster && !report.raster && (!a.raster_site.empty() || a.raster_token != 0)) {
+    const auto& r = *request.site.raster;
+    throw std::invalid_argument(
+        r.rows_seen() == 0 ? cat("--raster-site '", a.raster_site, "': no coded site of that name ran")
+                           : cat("--raster-token ", a.raster_token, ": site '",
+                                 a.raster_site.empty() ? "(first)" : a.raster_site, "' coded only ",
+                                 r.rows_seen(), " tokens (valid: 0..", r.rows_seen() - 1, ")"));
+  }
   report.profiles = profiles;
   write_report(a.out, report);
   if (!a.quiet) {
@@ -70,7 +90,13 @@ void add_run_command(CLI::App& app, Action& action) {
       ->required()
       ->check(CLI::ExistingPath);
   cmd->add_option("--out", args->out, "Output directory for report.json and layers.csv")->required();
-  cmd->add_flag("--quiet,-q", args->quiet, "Print nothing on success");
+  cmd->add_flag("--quiet,-q", args->quiet, "Print nothing on success (no progress either)");
+  cmd->add_option("--raster-site", args->raster_site,
+                  "Site whose spikes for one token go to raster.json (default: the first coded site)");
+  cmd->add_option("--raster-token", args->raster_token, "Token (row) of the raster site to keep")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--no-raster", args->no_raster, "Do not write raster.json");
   add_coding_options(*cmd, args->coding);
   add_hardware_option(*cmd, args->hardware);
   add_llm_text_options(*cmd, args->tokenizer, args->prompt, args->text_file, args->tokens_file,

@@ -11,12 +11,15 @@ namespace spikesim::sim {
 
 struct SiteCounters {
   // --- spike coding of the site's input (the presynaptic neurons) ---
-  std::uint64_t calls = 0;                         // times the site ran (tensors coded)
-  std::uint64_t tokens = 0;                        // rows coded (tokens, or samples x positions)
-  std::uint64_t elements = 0;                      // integer counts produced = presynaptic neuron activations
-  std::uint64_t element_steps = 0;                 // sum over calls of elements x T
-  std::uint64_t steps_sum = 0;                     // sum over calls of T (virtual-time latency in steps)
-  std::int32_t steps_max = 0;                      // largest T of any call
+  std::uint64_t calls = 0;          // times the site ran (tensors coded)
+  std::uint64_t tokens = 0;         // rows coded (tokens, or samples x positions)
+  std::uint64_t elements = 0;       // integer counts produced = presynaptic neuron activations
+  std::uint64_t element_steps = 0;  // sum over calls of elements x T
+  std::uint64_t steps_sum = 0;      // sum over calls of T (virtual-time latency in steps)
+  std::uint64_t token_steps =
+      0;                       // sum over calls of rows x T: virtual steps when rows (tokens) run one after
+                               // another through the hardware, as in decode (latency of the static term)
+  std::int32_t steps_max = 0;  // largest T of any call
   std::array<std::uint64_t, 4> count_histogram{};  // counts with |s| = 0, 1, 2, >= 3
   std::uint64_t abs_count_sum = 0;                 // sum of |s| over elements
   std::uint64_t saturated = 0;                     // counts clipped to fit a fixed T
@@ -53,6 +56,7 @@ struct SiteCounters {
     elements += o.elements;
     element_steps += o.element_steps;
     steps_sum += o.steps_sum;
+    token_steps += o.token_steps;
     steps_max = std::max(steps_max, o.steps_max);
     for (std::size_t i = 0; i < count_histogram.size(); ++i)
       count_histogram[i] += o.count_histogram[i];

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "sim/counters.hpp"
 
@@ -17,6 +18,9 @@ struct LayerRecord {
   std::int64_t weights = 0;     // synapses stored
   bool coded = true;            // false: run densely in the spiking model too
   SiteCounters counters;
+  // Optional: events sent by each presynaptic neuron [in], summed over tokens. The core mapping charges every
+  // spike the hops from its own source core; when empty, spikes are spread over the source cores by size.
+  std::vector<std::uint64_t> spikes_per_input;
 };
 
 }  // namespace spikesim::sim

@@ -133,7 +133,7 @@ ReportInput run_model(const RunRequest& request) {
         throw models::ModelError(
             cat(request.model, ": --images / --labels apply to ONNX and Keras models, not traces"));
       const models::Network network = models::load_trace(request.model);
-      report.layers = run_trace(lower_trace(network), request.site);
+      report.layers = run_trace(lower_trace(network), request.site, request.progress);
       report.run = base_run_json(request, "trace");
       break;
     }
@@ -158,6 +158,7 @@ ReportInput run_model(const RunRequest& request) {
       report = run_network(request, kind);
       break;
   }
+  if (request.site.raster) report.raster = request.site.raster->raster();
   return report;
 }
 

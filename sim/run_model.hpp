@@ -8,6 +8,7 @@
 
 #include "models/idx.hpp"
 #include "sim/net_plan.hpp"
+#include "sim/progress.hpp"
 #include "sim/report.hpp"
 #include "sim/site.hpp"
 
@@ -15,7 +16,7 @@ namespace spikesim::sim {
 
 struct RunRequest {
   std::string model;  // file to run: HDF5 trace, LLM checkpoint, ONNX model, Keras HDF5 model
-  SiteConfig site;    // neuron, coding and engine of every coded site
+  SiteConfig site;    // neuron, coding and engine of every coded site (site.raster: capture one token)
   // --- LLM checkpoints (llama2.c .bin, or config.json + model.safetensors)
   std::string tokenizer;               // llama2.c tokenizer .bin; default: tokenizer.bin beside the model
   std::string prompt;                  // text to run teacher-forced, or
@@ -28,9 +29,10 @@ struct RunRequest {
   std::string labels;
   models::Preprocess preprocess;  // scale, mean/std; layout is the model's own unless layout_given
   bool layout_given = false;
-  std::int64_t limit = 0;       // first N samples; 0: all
-  LowerOptions lower;           // batch, code_input_layer, dense_sites
-  std::string command = "run";  // recorded in the report
+  std::int64_t limit = 0;        // first N samples; 0: all
+  LowerOptions lower;            // batch, code_input_layer, dense_sites
+  std::string command = "run";   // recorded in the report
+  Progress* progress = nullptr;  // optional: advanced per layer / token / sample by the path that runs
 };
 
 enum class ModelKind { trace, llama2c, safetensors, onnx, keras };
@@ -40,6 +42,7 @@ std::string_view name(ModelKind kind);
 ModelKind detect_model_kind(const std::string& file);
 
 // Runs the request and returns the report without profiles (the caller adds hardware and writes it).
+// When request.site.raster is set, report.raster holds what it captured.
 ReportInput run_model(const RunRequest& request);
 
 }  // namespace spikesim::sim

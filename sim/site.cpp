@@ -13,6 +13,7 @@
 
 #include "coding/event_stream.hpp"
 #include "neurons/adaptive_threshold.hpp"
+#include "sim/raster.hpp"
 #include "sim/text.hpp"
 
 namespace spikesim::sim {
@@ -311,12 +312,27 @@ SiteCounters assemble(const coding::CodedTensor& coded, const std::vector<RowTal
   c.elements = rows * cols;
   c.element_steps = c.elements * steps;
   c.steps_sum = steps;
+  c.token_steps = rows * steps;
   c.steps_max = coded.steps;
   c.saturated = static_cast<std::uint64_t>(coded.saturated);
   c.neuron_updates = c.element_steps;
   c.post_neuron_updates = rows * post * steps;
   c.rescale_muls = rows * post;
   return c;
+}
+
+// Adds the events each presynaptic neuron sent (summed over rows) to spikes_per_input [cols].
+void add_spikes_per_input(const coding::CodedTensor& coded, std::span<std::uint64_t> spikes_per_input) {
+  if (spikes_per_input.empty()) return;
+  const auto cols = static_cast<std::size_t>(coded.cols);
+  if (spikes_per_input.size() != cols) {
+    throw std::invalid_argument(
+        cat("spikes_per_input has ", spikes_per_input.size(), " entries for ", cols, " presynaptic neurons"));
+  }
+  for (std::size_t i = 0; i < coded.value.size(); ++i) {
+    spikes_per_input[i % cols] +=
+        static_cast<std::uint64_t>(coding::tally(coded.scheme, coded.steps, coded.value[i]).spikes);
+  }
 }
 
 void check_fanouts(std::size_t cols, std::span<const std::int64_t> fanout,
@@ -330,7 +346,8 @@ void check_fanouts(std::size_t cols, std::span<const std::int64_t> fanout,
 }  // namespace
 
 SiteCounters count_coded(const coding::CodedTensor& coded, std::span<const std::int64_t> fanout,
-                         std::span<const std::int64_t> fanout_nonzero, std::int64_t post_neurons) {
+                         std::span<const std::int64_t> fanout_nonzero, std::int64_t post_neurons,
+                         std::span<std::uint64_t> spikes_per_input) {
   const auto rows = static_cast<std::size_t>(coded.rows);
   const auto cols = static_cast<std::size_t>(coded.cols);
   check_fanouts(cols, fanout, fanout_nonzero);
@@ -338,6 +355,7 @@ SiteCounters count_coded(const coding::CodedTensor& coded, std::span<const std::
   std::vector<RowError> no_error;
   ColumnSums sums(cols, !uniform_fanout(fanout, fanout_nonzero));
   tally_rows(coded, {}, tally, no_error, sums);
+  add_spikes_per_input(coded, spikes_per_input);
   return assemble(coded, tally, sums, fanout, fanout_nonzero, post_neurons);
 }
 
@@ -504,9 +522,11 @@ void add_output_error(std::span<const float> y_spiking, std::span<const float> y
 
 void run_coded_linear(const LinearWeights& layer, std::span<const float> x, std::int64_t tokens,
                       const SiteConfig& config, std::span<float> y, SiteCounters& counters,
-                      std::string_view what) {
+                      std::string_view what, std::span<std::uint64_t> spikes_per_input) {
   const std::vector<std::int64_t> fanout(static_cast<std::size_t>(layer.in), layer.out);
   CodedSite site = code_site(config, x, tokens, layer.in, fanout, layer.fanout_nonzero, layer.out, what);
+  add_spikes_per_input(site.coded, spikes_per_input);
+  if (config.raster) config.raster->offer(layer.name, site.coded);
 
   if (config.engine == Engine::reference) {
     event_forward_reference(layer, coding::encode(site.coded), y);

@@ -35,7 +35,8 @@ TracePlan lower_trace(const models::Network& network) {
   return plan;
 }
 
-std::vector<LayerRecord> run_trace(const TracePlan& plan, const SiteConfig& config) {
+std::vector<LayerRecord> run_trace(const TracePlan& plan, const SiteConfig& config, Progress* progress) {
+  if (progress != nullptr) progress->start(plan.layers.size());
   std::vector<LayerRecord> records;
   for (const TracePlan::Layer& layer : plan.layers) {
     LayerRecord rec;
@@ -44,9 +45,12 @@ std::vector<LayerRecord> run_trace(const TracePlan& plan, const SiteConfig& conf
     rec.in = layer.weights.in;
     rec.out = layer.weights.out;
     rec.weights = layer.weights.weight_count();
+    rec.spikes_per_input.assign(static_cast<std::size_t>(layer.weights.in), 0);
     std::vector<float> y(static_cast<std::size_t>(layer.tokens * layer.weights.out));  // [tokens][out]
-    run_coded_linear(layer.weights, layer.input, layer.tokens, config, y, rec.counters, what_of(plan, layer));
+    run_coded_linear(layer.weights, layer.input, layer.tokens, config, y, rec.counters, what_of(plan, layer),
+                     rec.spikes_per_input);
     records.push_back(std::move(rec));
+    if (progress != nullptr) progress->advance(1, layer.name);
   }
   return records;
 }

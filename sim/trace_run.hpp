@@ -9,6 +9,7 @@
 #include "models/network.hpp"
 #include "sim/layer_record.hpp"
 #include "sim/linear.hpp"
+#include "sim/progress.hpp"
 #include "sim/site.hpp"
 
 namespace spikesim::sim {
@@ -26,7 +27,9 @@ struct TracePlan {
 };
 
 TracePlan lower_trace(const models::Network& network);
-std::vector<LayerRecord> run_trace(const TracePlan& plan, const SiteConfig& config);
+// progress (optional) advances once per layer.
+std::vector<LayerRecord> run_trace(const TracePlan& plan, const SiteConfig& config,
+                                   Progress* progress = nullptr);
 std::vector<models::NamedEvents> encode_trace(const TracePlan& plan, const SiteConfig& config);
 
 }  // namespace spikesim::sim

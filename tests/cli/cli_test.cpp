@@ -130,6 +130,105 @@ TEST_F(Cli, BadInputFailsWithoutPartialOutput) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "out2"));
 }
 
+TEST_F(Cli, RunReportHasRangesMappingBreakEvenSourcesAndARaster) {
+  ASSERT_EQ(test::run_cli({"run", "--trace", (dir_ / "trace.h5").string(), "--coding", "ternary", "--out",
+                           (dir_ / "out").string(), "-q"}),
+            0);
+  const json r = read_json(dir_ / "out" / "report.json");
+  // Energy per term with ordered ranges, for every layer and profile; totals are sums over layers.
+  for (const auto& l : r["layers"]) {
+    for (const auto& [profile, sides] : l["energy_pj"].items()) {
+      for (const auto& [side, terms] : sides.items()) {
+        for (const char* term : {"compute", "weight_memory", "state_memory", "routing", "static", "total"}) {
+          const auto& t = terms[term];
+          EXPECT_LE(t["low"].get<double>(), t["nominal"].get<double>()) << profile << side << term;
+          EXPECT_LE(t["nominal"].get<double>(), t["high"].get<double>()) << profile << side << term;
+        }
+      }
+    }
+  }
+  const double sum = r["layers"][0]["energy_pj"]["loihi"]["spiking"]["total"]["nominal"].get<double>() +
+                     r["layers"][1]["energy_pj"]["loihi"]["spiking"]["total"]["nominal"].get<double>();
+  EXPECT_NEAR(r["totals"]["energy_pj"]["loihi"]["spiking"]["total"]["nominal"].get<double>(), sum,
+              1e-6 * sum);
+  EXPECT_GT(
+      r["totals"]["energy_pj"]["horowitz45-memory-int8"]["spiking"]["state_memory"]["nominal"].get<double>(),
+      0.0);
+  // Mapping onto Loihi cores, with chips needed.
+  EXPECT_EQ(r["totals"]["mapping"]["loihi"]["chips"], 1);
+  EXPECT_TRUE(r["layers"][0]["mapping"]["loihi"]["placed"].get<bool>());
+  // Break-even for every (spiking, dense) pair, per layer and in total.
+  bool found = false;
+  for (const auto& p : r["break_even"]["pairs"]) {
+    if (p["spiking"] == "loihi" && p["dense"] == "h100-bf16-memory") {
+      found = true;
+      EXPECT_EQ(p["layers"].size(), 2U);
+      EXPECT_GT(p["total"]["s_measured"].get<double>(), 0.0);
+    }
+  }
+  EXPECT_TRUE(found);
+  // Every constant carries its source in the report.
+  EXPECT_FALSE(r["hardware"]["loihi"]["spiking"]["e_synop_pj"]["source"].get<std::string>().empty());
+  EXPECT_EQ(r["hardware"]["loihi"]["chip"]["cores_per_chip"]["value"], 128);
+  // The raster: token 0 of the first coded site, decoding to its counts.
+  const json raster = read_json(dir_ / "out" / "raster.json");
+  EXPECT_EQ(raster["site"], "q_proj");
+  EXPECT_EQ(raster["token"], 0);
+  std::vector<int> decoded(raster["neurons"].get<std::size_t>(), 0);
+  for (std::size_t e = 0; e < raster["neuron"].size(); ++e)
+    decoded[raster["neuron"][e].get<std::size_t>()] += raster["sign"][e].get<int>();
+  EXPECT_EQ(decoded, raster["count"].get<std::vector<int>>());
+}
+
+TEST_F(Cli, RasterOptionsAreCheckedAndCanBeTurnedOff) {
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(test::run_cli({"run", "--trace", (dir_ / "trace.h5").string(), "--raster-site", "nope", "--out",
+                           (dir_ / "a").string(), "-q"}),
+            1);
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("--raster-site 'nope'"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "a" / "report.json"));
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(test::run_cli({"run", "--trace", (dir_ / "trace.h5").string(), "--raster-site", "up_proj",
+                           "--raster-token", "24", "--out", (dir_ / "b").string(), "-q"}),
+            1);
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("valid: 0..23"), std::string::npos);
+  ASSERT_EQ(test::run_cli({"run", "--trace", (dir_ / "trace.h5").string(), "--raster-site", "up_proj",
+                           "--raster-token", "23", "--out", (dir_ / "c").string(), "-q"}),
+            0);
+  EXPECT_EQ(read_json(dir_ / "c" / "raster.json")["site"], "up_proj");
+  ASSERT_EQ(test::run_cli({"run", "--trace", (dir_ / "trace.h5").string(), "--no-raster", "--out",
+                           (dir_ / "c").string(), "-q"}),
+            0);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "c" / "raster.json"));  // not left over from the run before
+}
+
+TEST_F(Cli, CompareSweepsCodingsAndKsIntoOneDirectory) {
+  ASSERT_EQ(test::run_cli({"compare", "--model", (dir_ / "trace.h5").string(), "--coding", "ternary,bitwise",
+                           "--k", "2", "--k", "3", "--hardware", "loihi", "--hardware", "h100-bf16-memory",
+                           "--out", (dir_ / "cmp").string(), "-q"}),
+            0);
+  const json c = read_json(dir_ / "cmp" / "compare.json");
+  ASSERT_EQ(c["cells"].size(), 4U);
+  EXPECT_EQ(c["axes"]["codings"], json({"ternary", "bitwise"}));
+  EXPECT_EQ(c["cells"][3]["id"], "trace__bitwise__k3");
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "cmp" / "compare.csv"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "cmp" / "compare.md"));
+  testing::internal::CaptureStderr();
+  EXPECT_NE(test::run_cli({"compare", "--model", (dir_ / "trace.h5").string(), "--coding", "ternary,morse",
+                           "--out", (dir_ / "cmp2").string()}),
+            0);
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("morse"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "cmp2"));
+}
+
+TEST_F(Cli, ReportNeedsARunOrCompareDirectory) {
+  std::filesystem::create_directories(dir_ / "empty");
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(test::run_cli({"report", (dir_ / "empty").string()}), 1);
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("no report.json or compare.json"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "empty" / "report.html"));
+}
+
 TEST_F(Cli, TruncatedTraceIsAnError) {
   test::write_trace(dir_ / "big.h5", {test::random_layer("q", 0, 64, 64, 64, 2)});
   std::filesystem::resize_file(dir_ / "big.h5", std::filesystem::file_size(dir_ / "big.h5") - 4000);
