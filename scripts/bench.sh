@@ -47,10 +47,19 @@ run_one() {
         timed "account $coding (/usr/bin/time)" "$bin/sim/spikesim" account \
           --config data/configs/qwen2.5-7b.json --tokens 4096 --coding "$coding" --out "out/bench/account-$coding"
       done ;;
-    llm)  # 4. stories260K spiking vs dense tokens/s and peak RSS: pending the LLM path (issue 3). When it is
-      # merged: two `timed` lines (dense and spiking run of ../shared/data/llama2c/stories260K.bin over the
-      # same tokens), the tokens/s of each and their ratio.
-      echo "stories260K: pending -- the LLM run path is not in this tree yet (see BENCHMARKS.md)" ;;
+    llm)  # 4. stories260K: spiking vs dense tokens/s (prefill and decode, same process, interleaved), then
+      # the peak RSS of a whole `spikesim run` of the same model and text (skipped without ../shared/data).
+      if [[ ! -f ../shared/data/llama2c/stories260K.bin ]]; then
+        echo "stories260K: skipped -- ../shared/data/llama2c/stories260K.bin is absent (a test input, not shipped)"
+        return 0
+      fi
+      "$bin/bench/spikesim_bench_llm" --tokens 256 --rounds 21 || true
+      for coding in ternary bitwise; do
+        timed "spikesim run stories260K $coding k=3, 256 tokens (/usr/bin/time)" "$bin/sim/spikesim" run --quiet \
+          --model ../shared/data/llama2c/stories260K.bin --tokenizer ../shared/data/llama2c/tok512.bin \
+          --text-file data/text/story.txt --max-tokens 256 --coding "$coding" --k 3 --out "out/bench/llm-$coding" \
+          >/dev/null
+      done ;;
     micro)  # Google Benchmark kernels, for tuning
       "$bin/bench/spikesim_bench_micro" ;;
     *) echo "unknown benchmark '$1' (encode linear brian2 account llm micro)" >&2; return 2 ;;

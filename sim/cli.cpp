@@ -55,19 +55,31 @@ SiteConfig site_config(const CodingArgs& args) {
   return c;
 }
 
-void add_llm_text_options(CLI::App& cmd, std::string& tokenizer, std::string& prompt, std::string& text_file,
-                          std::string& tokens_file, std::int64_t& max_tokens) {
-  cmd.add_option("--tokenizer", tokenizer,
+void add_llm_text_options(CLI::App& cmd, LlmTextArgs& args) {
+  cmd.add_option("--tokenizer", args.tokenizer,
                  "LLM: llama2.c tokenizer .bin (default: tokenizer.bin beside the model)")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--prompt", prompt, "LLM: text to run (BOS + llama2.c BPE)");
-  cmd.add_option("--text-file", text_file, "LLM: file with the text to run (its final newline dropped)")
+  cmd.add_option("--prompt", args.prompt, "LLM: text to run (BOS + llama2.c BPE)");
+  cmd.add_option("--text-file", args.text_file, "LLM: file with the text to run (its final newline dropped)")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--tokens", tokens_file,
+  cmd.add_option("--tokens", args.tokens_file,
                  "LLM: file of token ids (whitespace or comma separated) instead of text")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--max-tokens", max_tokens, "LLM: keep only the first N tokens")
+  cmd.add_option("--max-tokens", args.max_tokens, "LLM: keep only the first N tokens")
       ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--sites", args.sites,
+                 "LLM: coded sites per layer, comma-separated: qkv (q|k|v input), o, gateup (gate|up input), "
+                 "down; or all, none")
+      ->capture_default_str();
+}
+
+void apply_llm_text_args(const LlmTextArgs& args, RunRequest& request) {
+  request.tokenizer = args.tokenizer;
+  request.prompt = args.prompt;
+  request.text_file = args.text_file;
+  request.tokens_file = args.tokens_file;
+  request.max_tokens = args.max_tokens;
+  request.sites = args.sites;
 }
 
 void add_dataset_options(CLI::App& cmd, DatasetArgs& args, bool required) {

@@ -34,9 +34,17 @@ SiteConfig site_config(const CodingArgs& args);
 void add_hardware_option(CLI::App& cmd, std::vector<std::string>& names);
 std::vector<energy::HardwareProfile> load_profiles(const std::vector<std::string>& names);
 
-// LLM input options: --tokenizer, --prompt, --text-file, --tokens, --max-tokens.
-void add_llm_text_options(CLI::App& cmd, std::string& tokenizer, std::string& prompt, std::string& text_file,
-                          std::string& tokens_file, std::int64_t& max_tokens);
+// Options of LLM checkpoints run on a text: --tokenizer, --prompt, --text-file, --tokens, --max-tokens,
+// --sites. Shared by `run` and `compare`.
+struct LlmTextArgs {
+  std::string tokenizer;
+  std::string prompt;
+  std::string text_file;
+  std::string tokens_file;
+  std::int64_t max_tokens = 0;
+  std::string sites = "qkv,o,gateup";
+};
+void add_llm_text_options(CLI::App& cmd, LlmTextArgs& args);
 // Options of general networks (ONNX, Keras) run on a dataset: shared by `run` and `eval`.
 struct DatasetArgs {
   std::string images;
@@ -54,6 +62,8 @@ void add_dataset_options(CLI::App& cmd, DatasetArgs& args, bool required);
 // Fills the dataset, preprocessing and lowering fields of a run request.
 struct RunRequest;
 void apply_dataset_args(const DatasetArgs& args, RunRequest& request);
+// Fills the LLM text fields of a run request.
+void apply_llm_text_args(const LlmTextArgs& args, RunRequest& request);
 
 // What a command runs once parsing succeeded. Returns the exit status.
 using Action = std::function<int()>;

@@ -17,12 +17,7 @@ struct CompareArgs {
   std::string out;
   CodingArgs coding;
   std::vector<std::string> hardware;
-  std::string tokenizer;
-  std::string prompt;
-  std::string text_file;
-  std::string tokens_file;
-  std::int64_t max_tokens = 0;
-  std::string sites = "qkv,o,gateup";
+  LlmTextArgs text;
   DatasetArgs dataset;
   bool force = false;
   bool quiet = false;
@@ -35,12 +30,7 @@ int compare(const CompareArgs& a) {
     r.codings.push_back(coding::parse_scheme(c));
   r.ks = a.ks;
   r.site = site_config(a.coding);
-  r.base.tokenizer = a.tokenizer;
-  r.base.prompt = a.prompt;
-  r.base.text_file = a.text_file;
-  r.base.tokens_file = a.tokens_file;
-  r.base.max_tokens = a.max_tokens;
-  r.base.sites = a.sites;
+  apply_llm_text_args(a.text, r.base);
   apply_dataset_args(a.dataset, r.base);
   r.profiles = load_profiles(a.hardware);  // fail on a bad profile before any work
   r.out = a.out;
@@ -83,10 +73,7 @@ void add_compare_command(CLI::App& app, Action& action) {
   cmd->add_flag("--force", args->force, "Run every cell again, even those already done in --out");
   cmd->add_flag("--quiet,-q", args->quiet, "Print nothing on success (no progress either)");
   add_hardware_option(*cmd, args->hardware);
-  add_llm_text_options(*cmd, args->tokenizer, args->prompt, args->text_file, args->tokens_file,
-                       args->max_tokens);
-  cmd->add_option("--sites", args->sites, "LLM: coded sites per layer (as for `spikesim run`)")
-      ->capture_default_str();
+  add_llm_text_options(*cmd, args->text);
   add_dataset_options(*cmd, args->dataset, false);
   cmd->callback([args, &action] { action = [args] { return compare(*args); }; });
 }

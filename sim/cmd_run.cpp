@@ -18,12 +18,7 @@ namespace {
 struct RunArgs {
   std::string model;
   std::string out;
-  std::string tokenizer;
-  std::string prompt;
-  std::string text_file;
-  std::string tokens_file;
-  std::int64_t max_tokens = 0;
-  std::string sites = "qkv,o,gateup";
+  LlmTextArgs text;
   CodingArgs coding;
   std::vector<std::string> hardware;
   DatasetArgs dataset;
@@ -37,12 +32,7 @@ int run(const RunArgs& a) {
   RunRequest request;
   request.model = a.model;
   request.site = site_config(a.coding);
-  request.tokenizer = a.tokenizer;
-  request.prompt = a.prompt;
-  request.text_file = a.text_file;
-  request.tokens_file = a.tokens_file;
-  request.max_tokens = a.max_tokens;
-  request.sites = a.sites;
+  apply_llm_text_args(a.text, request);
   apply_dataset_args(a.dataset, request);
   if (!a.no_raster) request.site.raster = std::make_shared<RasterCapture>(a.raster_site, a.raster_token);
   const auto profiles = load_profiles(a.hardware);  // fail on a bad profile before any work
@@ -99,13 +89,7 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_flag("--no-raster", args->no_raster, "Do not write raster.json");
   add_coding_options(*cmd, args->coding);
   add_hardware_option(*cmd, args->hardware);
-  add_llm_text_options(*cmd, args->tokenizer, args->prompt, args->text_file, args->tokens_file,
-                       args->max_tokens);
-  cmd->add_option(
-         "--sites", args->sites,
-         "LLM: coded sites per layer, comma-separated: qkv (q|k|v input), o, gateup (gate|up input), "
-         "down; or all, none")
-      ->capture_default_str();
+  add_llm_text_options(*cmd, args->text);
   add_dataset_options(*cmd, args->dataset, false);
   cmd->callback([args, &action] { action = [args] { return run(*args); }; });
 }
