@@ -12,6 +12,7 @@
 
 #include <sys/resource.h>
 
+#include <functional>
 #include <iomanip>
 #include <iostream>
 
