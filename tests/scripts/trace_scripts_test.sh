@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The Python trace writers end to end with the spikesim binary (plots: html_report_test.sh).
-# Usage: trace_scripts_test.sh SPIKESIM_BINARY
+# Usage: trace_scripts_test.sh SPIKESIM_BINARY [numpy|torch]
+#   numpy (default): scripts/make_trace.py; torch: scripts/export_torch_trace.py (skipped without python3-torch)
 set -euo pipefail
 spikesim=$1
+part=${2:-numpy}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+if [[ $part == numpy ]]; then
 
 /usr/bin/python3 "$root/scripts/make_trace.py" --out "$tmp/t.h5" --tokens 32 --dim 128 --hidden 256 2>/dev/null
 "$spikesim" run --trace "$tmp/t.h5" --coding ternary --k 3 --out "$tmp/r" -q
@@ -31,6 +35,8 @@ write_trace('$tmp/bad.h5', [('a', np.zeros((2, 3)), np.zeros((4, 5)), None)])" 2
   exit 1
 fi
 test ! -e "$tmp/bad.h5"
+exit 0
+fi
 
 if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
   echo "SKIPPED: PyTorch forward-hook exporter (python3-torch not installed)"
