@@ -205,7 +205,7 @@ DecoderShape load_decoder_shape(const std::filesystem::path& config_json) {
   const bool qwen2 = s.architecture.rfind("Qwen2", 0) == 0 || s.architecture == "qwen2";
   const bool attention_bias = bool_field(j, file, "attention_bias", false);
   s.qkv_bias = qwen2 || attention_bias;  // Qwen2 always has q/k/v biases
-  s.o_bias = attention_bias;
+  s.o_bias = !qwen2 && attention_bias;   // Qwen2 o_proj has no bias (transformers modeling_qwen2)
   s.mlp_bias = bool_field(j, file, "mlp_bias", false);
   return s;
 }

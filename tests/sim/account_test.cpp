@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "models/error.hpp"
+#include "models/hf_llm.hpp"
 #include "sim/text.hpp"
 #include "tests/test_util.hpp"
 
@@ -45,6 +46,33 @@ TEST(DecoderShape, ReadsQwen25_7BConfig) {
   EXPECT_EQ(s.vocab, 152064);
   EXPECT_TRUE(s.qkv_bias);
   EXPECT_FALSE(s.o_bias);
+}
+
+// The accounting reads config.json on its own (it needs shapes only, and accepts what the weight loader
+// refuses); where both read a config, they must agree on the shapes and on which projections carry biases.
+TEST(DecoderShape, AgreesWithTheCheckpointLoaderOnShapesAndBiases) {
+  const test::ScratchDir dir;
+  const std::string base = R"("hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+      "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 64, "max_position_embeddings": 16)";
+  for (const std::string arch : {"LlamaForCausalLM", "Qwen2ForCausalLM"}) {
+    for (const std::string extra : {"", R"(, "attention_bias": true)", R"(, "mlp_bias": true)"}) {
+      const auto file = dir / "config.json";
+      std::ofstream(file) << "{\"architectures\": [\"" << arch << "\"], " << base << extra << "}";
+      const DecoderShape s = load_decoder_shape(file);
+      const models::LlmConfig c = models::read_hf_config(file);
+      SCOPED_TRACE(arch + extra);
+      EXPECT_EQ(s.hidden, c.dim);
+      EXPECT_EQ(s.intermediate, c.hidden_dim);
+      EXPECT_EQ(s.layers, c.n_layers);
+      EXPECT_EQ(s.heads, c.n_heads);
+      EXPECT_EQ(s.kv_heads, c.n_kv_heads);
+      EXPECT_EQ(s.head_dim, c.head_dim);
+      EXPECT_EQ(s.vocab, c.vocab_size);
+      EXPECT_EQ(s.qkv_bias, c.qkv_bias);
+      EXPECT_EQ(s.o_bias, c.o_bias);
+      EXPECT_EQ(s.mlp_bias, c.mlp_bias);
+    }
+  }
 }
 
 TEST(DecoderShape, RejectsBadConfigsNamingFileAndField) {
