@@ -383,29 +383,16 @@ AccountResult account(const AccountRequest& request) {
       for (const Projection p : all_projections) {  // projections left dense
         if (coded.at(static_cast<std::size_t>(p))) continue;
         const ProjectionShape ps = shape_of(shape, p);
-        SiteCounters c;
-        c.calls = 1;
-        c.tokens = nu;
-        c.dense_macs = nu * static_cast<std::uint64_t>(ps.in * ps.out);
-        c.uncoded_macs = c.dense_macs;
-        c.dense_weight_words = static_cast<std::uint64_t>(ps.in * ps.out);
-        c.bias_adds = ps.bias ? nu * static_cast<std::uint64_t>(ps.out) : 0;
-        records[record_of[lu][static_cast<std::size_t>(p)]].counters += c;
+        const auto weights = static_cast<std::uint64_t>(ps.in * ps.out);
+        SiteCounters& c = records[record_of[lu][static_cast<std::size_t>(p)]].counters;
+        c.add_dense_op(nu, nu * weights, weights);
+        c.bias_adds += ps.bias ? nu * static_cast<std::uint64_t>(ps.out) : 0;
       }
-      SiteCounters attention;
-      attention.calls = 1;
-      attention.tokens = nu;
-      attention.dense_macs = 2 * static_cast<std::uint64_t>(shape.heads * shape.head_dim) * context_sum;
-      attention.uncoded_macs = attention.dense_macs;
-      records[attention_record[lu]].counters += attention;
+      records[attention_record[lu]].counters.add_dense_op(
+          nu, 2 * static_cast<std::uint64_t>(shape.heads * shape.head_dim) * context_sum);
     }
-    SiteCounters head;
-    head.calls = 1;
-    head.tokens = nu;
-    head.dense_macs = nu * static_cast<std::uint64_t>(shape.hidden * shape.vocab);
-    head.uncoded_macs = head.dense_macs;
-    head.dense_weight_words = static_cast<std::uint64_t>(shape.hidden * shape.vocab);
-    records[lm_head].counters += head;
+    const auto head_weights = static_cast<std::uint64_t>(shape.hidden * shape.vocab);
+    records[lm_head].counters.add_dense_op(nu, nu * head_weights, head_weights);
   }
   std::size_t buffer_bytes = unit_fanout.capacity() * sizeof(std::int64_t);
   for (std::size_t t = 0; t < n_threads; ++t) {
@@ -452,24 +439,18 @@ AccountResult account(const AccountRequest& request) {
   constexpr const char* assumption_elementwise =
       "embedding lookups, norms, RoPE, SiLU and softmax are element-wise and not counted (< 0.1 % of a "
       "layer's MACs)";
-  result.report.run =
-      Json{{"command", "account"},
-           {"model_kind", "decoder-config"},
-           {"source", shape.source},
-           {"shape", shape_json(shape)},
-           {"tokens", tokens},
-           {"chunk_tokens", chunk},
-           {"sequence_tokens", sequence},
-           {"activations", activations},
-           {"coding", coding::name(c.coding.scheme)},
-           {"neuron", neurons::name(c.neuron.kind)},
-           {"k", c.neuron.k},
-           {"granularity", neurons::name(c.neuron.granularity)},
-           {"fixed_T", c.coding.steps ? Json(*c.coding.steps) : Json(nullptr)},
-           {"saturate", c.coding.saturate},
-           {"coded_projections", coded_names},
-           {"assumptions", Json::array({assumption_weights, assumption_chunks, assumption_shared,
-                                        assumption_attention, assumption_elementwise})}};
+  result.report.run = Json{{"command", "account"},
+                           {"model_kind", "decoder-config"},
+                           {"source", shape.source},
+                           {"shape", shape_json(shape)},
+                           {"tokens", tokens},
+                           {"chunk_tokens", chunk},
+                           {"sequence_tokens", sequence},
+                           {"activations", activations}};
+  add_coding_json(result.report.run, c);
+  result.report.run["coded_projections"] = coded_names;
+  result.report.run["assumptions"] = Json::array({assumption_weights, assumption_chunks, assumption_shared,
+                                                  assumption_attention, assumption_elementwise});
   return result;
 }
 

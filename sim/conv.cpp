@@ -26,24 +26,7 @@ std::size_t sz(std::int64_t v) {
 void finish_outputs(const ConvWeights& conv, std::span<const float> scale,
                     std::span<const std::int32_t> zero_point, std::span<float> y) {
   const ConvGeometry& g = conv.geometry;
-  const std::size_t plane = sz(g.out_h * g.out_w);
-  const std::size_t per_sample = sz(g.out_size());
-  for (std::size_t r = 0; r < scale.size(); ++r) {
-    float* yr = y.data() + r * per_sample;
-    const auto zp = static_cast<float>(zero_point[r]);
-    if (zp != 0.0F) {
-      for (std::size_t i = 0; i < per_sample; ++i)
-        yr[i] -= zp * conv.window_sum[i];
-    }
-    for (std::size_t i = 0; i < per_sample; ++i)
-      yr[i] *= scale[r];
-    if (!conv.bias.empty()) {
-      for (std::size_t m = 0; m < sz(g.out_channels); ++m) {
-        for (std::size_t p = 0; p < plane; ++p)
-          yr[m * plane + p] += conv.bias[m];
-      }
-    }
-  }
+  finish_event_outputs(scale, zero_point, conv.window_sum, conv.bias, sz(g.out_h * g.out_w), y);
 }
 
 }  // namespace

@@ -50,6 +50,15 @@ struct SiteCounters {
   double output_sq_norm = 0.0;         // sum y_dense^2
   double output_sq_err = 0.0;          // sum (y_spiking - y_dense)^2
 
+  // One call of an op that stays dense in both runs: its MACs count as dense and as uncoded.
+  void add_dense_op(std::uint64_t op_tokens, std::uint64_t macs, std::uint64_t weight_words = 0) {
+    calls += 1;
+    tokens += op_tokens;
+    dense_macs += macs;
+    uncoded_macs += macs;
+    dense_weight_words += weight_words;
+  }
+
   SiteCounters& operator+=(const SiteCounters& o) {
     calls += o.calls;
     tokens += o.tokens;

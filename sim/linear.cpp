@@ -19,27 +19,27 @@ void check_size(std::string_view what, std::size_t found, std::int64_t expected)
   }
 }
 
-// y[r][o] = scale[r] * (acc[r][o] - zero_point[r] * row_sum[o]) + bias[o]
-void finish_outputs(const LinearWeights& layer, std::span<const float> scale,
-                    std::span<const std::int32_t> zero_point, std::span<float> y) {
-  const auto out = static_cast<std::size_t>(layer.out);
+}  // namespace
+
+void finish_event_outputs(std::span<const float> scale, std::span<const std::int32_t> zero_point,
+                          std::span<const float> correction, std::span<const float> bias, std::size_t plane,
+                          std::span<float> y) {
+  const std::size_t outputs = correction.size();
   for (std::size_t r = 0; r < scale.size(); ++r) {
-    float* yr = y.data() + r * out;
+    float* yr = y.data() + r * outputs;
     const auto zp = static_cast<float>(zero_point[r]);
     if (zp != 0.0F) {
-      for (std::size_t o = 0; o < out; ++o)
-        yr[o] -= zp * layer.row_sum[o];
+      for (std::size_t i = 0; i < outputs; ++i)
+        yr[i] -= zp * correction[i];
     }
-    for (std::size_t o = 0; o < out; ++o)
-      yr[o] *= scale[r];
-    if (!layer.bias.empty()) {
-      for (std::size_t o = 0; o < out; ++o)
-        yr[o] += layer.bias[o];
+    for (std::size_t i = 0; i < outputs; ++i)
+      yr[i] *= scale[r];
+    for (std::size_t m = 0; m < bias.size(); ++m) {
+      for (std::size_t p = 0; p < plane; ++p)
+        yr[m * plane + p] += bias[m];
     }
   }
 }
-
-}  // namespace
 
 LinearWeights LinearWeights::from_row_major(std::string name, std::span<const float> w, std::int64_t out,
                                             std::int64_t in, std::span<const float> bias) {
@@ -116,7 +116,7 @@ void event_forward_reference(const LinearWeights& layer, const coding::EventStre
         yr[o] += a * wj[o];
     }
   }
-  finish_outputs(layer, events.scale, events.zero_point, y);
+  finish_event_outputs(events.scale, events.zero_point, layer.row_sum, layer.bias, 1, y);
 }
 
 namespace {

@@ -34,6 +34,15 @@ struct LinearWeights {
 void dense_forward(const LinearWeights& layer, std::span<const float> x, std::int64_t tokens,
                    std::span<float> y);
 
+// The last step of event-driven delivery, whose accumulators y [rows][outputs] hold sums of coded values
+// times weights: y[r][i] = scale[r] * (y[r][i] - zero_point[r] * correction[i]) + bias[i / plane], with
+// outputs = correction.size(). correction: the weight sums that undo a zero-point shift (a linear layer's
+// row sums, a convolution's in-bounds window sums); bias: one per output (plane 1) or per channel of
+// `plane` positions, or empty.
+void finish_event_outputs(std::span<const float> scale, std::span<const std::int32_t> zero_point,
+                          std::span<const float> correction, std::span<const float> bias, std::size_t plane,
+                          std::span<float> y);
+
 // Reference event-driven delivery: one event at a time, in step order. y [rows][out].
 void event_forward_reference(const LinearWeights& layer, const coding::EventStream& events,
                              std::span<float> y);

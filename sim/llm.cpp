@@ -343,13 +343,7 @@ namespace {
 
 // Work of an op that stays dense in both runs: MACs counted as dense and uncoded.
 void count_dense(LayerRecord* rec, std::int64_t tokens, std::uint64_t macs, std::uint64_t weight_words = 0) {
-  if (rec == nullptr) return;
-  SiteCounters& c = rec->counters;
-  c.calls += 1;
-  c.tokens += static_cast<std::uint64_t>(tokens);
-  c.dense_macs += macs;
-  c.uncoded_macs += macs;
-  c.dense_weight_words += weight_words;
+  if (rec != nullptr) rec->counters.add_dense_op(static_cast<std::uint64_t>(tokens), macs, weight_words);
 }
 
 // out [n][dim] = x / sqrt(mean(x^2) + eps) * weight, accumulated in double.

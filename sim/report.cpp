@@ -4,6 +4,7 @@
 #include <map>
 #include <sstream>
 
+#include "coding/scheme.hpp"
 #include "energy/break_even.hpp"
 #include "energy/estimate.hpp"
 #include "energy/network_estimate.hpp"
@@ -195,6 +196,15 @@ Json layer_json(const LayerRecord& layer, std::size_t index, const std::vector<P
 }
 
 }  // namespace
+
+void add_coding_json(Json& run, const SiteConfig& config) {
+  run["coding"] = coding::name(config.coding.scheme);
+  run["neuron"] = neurons::name(config.neuron.kind);
+  run["k"] = config.neuron.k;
+  run["granularity"] = neurons::name(config.neuron.granularity);
+  run["fixed_T"] = config.coding.steps ? Json(*config.coding.steps) : Json(nullptr);
+  run["saturate"] = config.coding.saturate;
+}
 
 Json metrics_json(const SiteCounters& c) {
   Json j;

@@ -13,6 +13,7 @@
 #include "energy/profile.hpp"
 #include "sim/layer_record.hpp"
 #include "sim/raster.hpp"
+#include "sim/site.hpp"
 
 namespace spikesim::sim {
 
@@ -26,6 +27,9 @@ struct ReportInput {
   std::optional<Raster> raster;  // spikes of one token at one site, written to raster.json
 };
 
+// Appends the coding settings of a run to its report's `run` object, in this order: coding, neuron, k,
+// granularity, fixed_T, saturate.
+void add_coding_json(Json& run, const SiteConfig& config);
 // The metrics of DESIGN §3 from counters (shares, rates, errors), without identity fields.
 Json metrics_json(const SiteCounters& c);
 // {profile: {"spiking": {term: {low, nominal, high}, ..., "total": ..., "uncharged": [...]}, "dense": {...}}}

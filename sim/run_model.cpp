@@ -59,17 +59,10 @@ ModelKind detect_model_kind(const std::string& file) {
 namespace {
 
 Json base_run_json(const RunRequest& r, std::string_view kind) {
-  const SiteConfig& c = r.site;
-  return Json{{"command", r.command},
-              {"model_kind", kind},
-              {"source", r.model},
-              {"coding", coding::name(c.coding.scheme)},
-              {"neuron", neurons::name(c.neuron.kind)},
-              {"k", c.neuron.k},
-              {"granularity", neurons::name(c.neuron.granularity)},
-              {"fixed_T", c.coding.steps ? Json(*c.coding.steps) : Json(nullptr)},
-              {"saturate", c.coding.saturate},
-              {"engine", c.engine == Engine::reference ? "reference" : "fast"}};
+  Json run{{"command", r.command}, {"model_kind", kind}, {"source", r.model}};
+  add_coding_json(run, r.site);
+  run["engine"] = r.site.engine == Engine::reference ? "reference" : "fast";
+  return run;
 }
 
 Json list_json(const std::vector<std::string>& names) {
