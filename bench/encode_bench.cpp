@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
     config.neuron.k = args.real("k");
     config.coding.scheme = coding::parse_scheme(coding_name);
     sim::CodedSite fused;
-    sim::SiteCounters unfused;
+    SiteCounters unfused;
     std::vector<std::vector<double>> cpu;
     const auto times = bench::time_interleaved(
         {[&] {
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     const double t_copy = bench::median(times[0]);
     const double t_encode = bench::median(times[1]);
     const double t_unfused = bench::median(times[2]);
-    const sim::SiteCounters& c = fused.counters;
+    const SiteCounters& c = fused.counters;
     if (c.spikes != unfused.spikes || c.count_histogram != unfused.count_histogram) {
       std::cerr << "fused and unfused encodings disagree\n";
       return 1;

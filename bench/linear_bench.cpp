@@ -95,14 +95,14 @@ int main(int argc, char** argv) {
       const coding::CodedTensor coded =
           coding::prepare(neurons::fire(config.neuron, x, tokens, in), config.coding, "bench x");
       const std::vector<std::int64_t> fanout(static_cast<std::size_t>(in), out);
-      const sim::SiteCounters c = sim::count_coded(coded, fanout, layer.fanout_nonzero, out);
+      const SiteCounters c = sim::count_coded(coded, fanout, layer.fanout_nonzero, out);
       std::uint64_t nonzero = 0;
       for (const std::int32_t v : coded.value)
         nonzero += v != 0 ? 1 : 0;
       const sim::EventForwardOptions options{.block_inputs = args.integer("block-inputs"),
                                              .prefetch = args.integer("prefetch") != 0};
 
-      sim::SiteCounters sink;
+      SiteCounters sink;
       const auto times = bench::time_interleaved(
           {[&] { sim::dense_forward(layer, x, tokens, y_dense); },
            [&] { sim::event_forward(layer, coded, y_event, options); },

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::coding {
 

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <limits>
 
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::coding {
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::coding {
 

@@ -8,17 +8,18 @@
 //   T-bit two's complement; the spike at step 0 carries weight -2^(T-1)
 
 #include <cstdint>
-#include <stdexcept>
 #include <string_view>
 #include <vector>
+
+#include "base/error.hpp"
 
 namespace spikesim::coding {
 
 enum class Scheme { binary, ternary, bitwise, bitwise_unsigned, bitwise_twos };
 
-class CodingError : public std::runtime_error {
+class CodingError : public UserError {
  public:
-  using std::runtime_error::runtime_error;
+  using UserError::UserError;
 };
 
 Scheme parse_scheme(std::string_view name);  // throws CodingError listing the valid names

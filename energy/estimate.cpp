@@ -63,7 +63,7 @@ Range time_of(const Accumulator& acc, const std::string& key, double count) {
   return acc.has(key) ? scaled(acc.at(key), count) : Range{};
 }
 
-Breakdown spiking_energy(const sim::SiteCounters& c, const HardwareProfile& p, const MappingCounts& m,
+Breakdown spiking_energy(const SiteCounters& c, const HardwareProfile& p, const MappingCounts& m,
                          const LayerShape& shape) {
   Breakdown b;
   Accumulator acc(*p.spiking, b);
@@ -173,7 +173,7 @@ Breakdown spiking_energy(const sim::SiteCounters& c, const HardwareProfile& p, c
   return b;
 }
 
-Breakdown dense_energy(const sim::SiteCounters& c, const HardwareProfile& p, const LayerShape& shape) {
+Breakdown dense_energy(const SiteCounters& c, const HardwareProfile& p, const LayerShape& shape) {
   Breakdown b;
   Accumulator acc(*p.dense, b);
   if (acc.has("e_mac_pj")) {
@@ -230,7 +230,7 @@ std::optional<Range> sram_access_pj(const Constants& side, double bits) {
   return e;
 }
 
-Estimate estimate(const sim::SiteCounters& counters, const HardwareProfile& profile,
+Estimate estimate(const SiteCounters& counters, const HardwareProfile& profile,
                   const MappingCounts& mapping, const LayerShape& shape) {
   Estimate e;
   if (profile.spiking) e.spiking = spiking_energy(counters, profile, mapping, shape);

@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "energy/profile.hpp"
-#include "sim/counters.hpp"
+#include "base/counters.hpp"
 
 namespace spikesim::energy {
 
@@ -76,7 +76,7 @@ struct MappingCounts {
   [[nodiscard]] double hops() const { return hops_ew + hops_ns; }
 };
 
-Estimate estimate(const sim::SiteCounters& counters, const HardwareProfile& profile,
+Estimate estimate(const SiteCounters& counters, const HardwareProfile& profile,
                   const MappingCounts& mapping = {}, const LayerShape& shape = {});
 
 // Access energy of one word in a memory of `bits` capacity under a side's SRAM model; nullopt without one.

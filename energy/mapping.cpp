@@ -9,7 +9,7 @@
 #include <cmath>
 #include <memory>
 
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::energy {
 

@@ -20,8 +20,8 @@ void add(Estimate& sum, const Estimate& part) {
 
 }  // namespace
 
-sim::SiteCounters without_spikes(const sim::SiteCounters& counters) {
-  sim::SiteCounters c = counters;
+SiteCounters without_spikes(const SiteCounters& counters) {
+  SiteCounters c = counters;
   c.spikes = 0;
   c.spikes_graded = 0;
   c.sops = 0;

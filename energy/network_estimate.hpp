@@ -14,13 +14,13 @@
 #include "energy/estimate.hpp"
 #include "energy/mapping.hpp"
 #include "energy/profile.hpp"
-#include "sim/counters.hpp"
+#include "base/counters.hpp"
 
 namespace spikesim::energy {
 
 struct LayerActivity {
   std::string name;
-  const sim::SiteCounters* counters = nullptr;
+  const SiteCounters* counters = nullptr;
   LayerShape shape;
   bool coded = true;
   std::span<const std::uint64_t> spikes_per_input;  // optional: events per presynaptic neuron
@@ -39,7 +39,7 @@ NetworkEstimate estimate_network(const std::vector<LayerActivity>& layers, const
 
 // The counters with every spike-driven count set to zero: spikes, SOPs (all kinds), weight words read and
 // active postsynaptic updates. Idle updates grow accordingly (they are total minus active).
-sim::SiteCounters without_spikes(const sim::SiteCounters& counters);
+SiteCounters without_spikes(const SiteCounters& counters);
 MappingCounts without_spikes(const MappingCounts& mapping);
 
 }  // namespace spikesim::energy

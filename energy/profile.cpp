@@ -5,7 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::energy {
 

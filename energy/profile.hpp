@@ -6,16 +6,17 @@
 #include <filesystem>
 #include <map>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/error.hpp"
+
 namespace spikesim::energy {
 
-class ProfileError : public std::runtime_error {
+class ProfileError : public UserError {
  public:
-  using std::runtime_error::runtime_error;
+  using UserError::UserError;
 };
 
 struct Range {

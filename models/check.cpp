@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "models/error.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::models {
 

@@ -1,13 +1,14 @@
 #pragma once
-// Errors for bad model / trace / checkpoint files. Messages name the file, the tensor and expected vs found.
+// Errors for bad model / trace / checkpoint / dataset files. Messages name the file, the tensor and expected
+// vs found.
 
-#include <stdexcept>
+#include "base/error.hpp"
 
 namespace spikesim::models {
 
-class ModelError : public std::runtime_error {
+class ModelError : public UserError {
  public:
-  using std::runtime_error::runtime_error;
+  using UserError::UserError;
 };
 
 }  // namespace spikesim::models

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "models/hdf5_file.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::models {
 

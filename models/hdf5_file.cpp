@@ -5,7 +5,7 @@
 #include <system_error>
 #include <type_traits>
 
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::models {
 

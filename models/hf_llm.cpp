@@ -6,7 +6,7 @@
 #include <set>
 
 #include "models/error.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::models {
 

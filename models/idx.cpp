@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "models/error.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::models {
 

@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "models/mapped_file.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::models {
 

@@ -1,7 +1,7 @@
 #include "models/llm.hpp"
 
 #include "models/check.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::models {
 

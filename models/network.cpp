@@ -6,7 +6,7 @@
 #include <queue>
 #include <tuple>
 
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::models {
 

@@ -11,7 +11,7 @@
 #include <set>
 
 #include "models/check.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::models {
 

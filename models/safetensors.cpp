@@ -7,7 +7,7 @@
 
 #include "models/error.hpp"
 #include "models/mapped_file.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::models {
 

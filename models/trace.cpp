@@ -4,7 +4,7 @@
 
 #include "models/check.hpp"
 #include "models/hdf5_file.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::models {
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::neurons {
 

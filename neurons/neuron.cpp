@@ -6,7 +6,7 @@
 #include "neurons/adaptive_threshold.hpp"
 #include "neurons/ilif.hpp"
 #include "neurons/lif.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::neurons {
 

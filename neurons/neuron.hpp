@@ -9,10 +9,10 @@
 
 #include <optional>
 #include <span>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "base/error.hpp"
 #include "neurons/spike_counts.hpp"
 
 namespace spikesim::neurons {
@@ -31,9 +31,9 @@ struct NeuronConfig {
   int ilif_max_count = 4;      // ilif: D, the largest integer spike count
 };
 
-class NeuronError : public std::runtime_error {
+class NeuronError : public UserError {
  public:
-  using std::runtime_error::runtime_error;
+  using UserError::UserError;
 };
 
 // Validates the config (k > 0, steps > 0, ...); throws NeuronError naming the bad field.

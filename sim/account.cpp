@@ -12,7 +12,7 @@
 #include "coding/scheme.hpp"
 #include "models/error.hpp"
 #include "models/hdf5_file.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

@@ -8,8 +8,8 @@
 #include "models/hf_llm.hpp"
 #include "sim/cli.hpp"
 #include "sim/llm_run.hpp"
-#include "sim/output.hpp"
-#include "sim/text.hpp"
+#include "base/files.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

@@ -6,7 +6,7 @@
 #include "sim/cli.hpp"
 #include "sim/report.hpp"
 #include "sim/run_model.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

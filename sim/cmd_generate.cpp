@@ -5,7 +5,7 @@
 #include "sim/cli.hpp"
 #include "sim/llm_run.hpp"
 #include "sim/report.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

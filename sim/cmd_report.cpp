@@ -11,8 +11,8 @@
 #include <iostream>
 
 #include "sim/cli.hpp"
-#include "sim/output.hpp"
-#include "sim/text.hpp"
+#include "base/files.hpp"
+#include "base/text.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX, for posix_spawn
 

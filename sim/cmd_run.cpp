@@ -5,11 +5,11 @@
 #include <stdexcept>
 
 #include "sim/cli.hpp"
-#include "sim/progress.hpp"
+#include "base/progress.hpp"
 #include "sim/raster.hpp"
 #include "sim/report.hpp"
 #include "sim/run_model.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

@@ -10,10 +10,10 @@
 #include "coding/scheme.hpp"
 #include "models/error.hpp"
 #include "neurons/neuron.hpp"
-#include "sim/output.hpp"
+#include "base/files.hpp"
 #include "sim/raster.hpp"
 #include "sim/record_io.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "energy/profile.hpp"
-#include "sim/progress.hpp"
+#include "base/progress.hpp"
 #include "sim/report.hpp"
 #include "sim/run_model.hpp"
 #include "sim/site.hpp"

@@ -6,7 +6,7 @@
 
 #include "models/error.hpp"
 #include "sim/net_run.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/counters.hpp"
+#include "base/counters.hpp"
 
 namespace spikesim::sim {
 

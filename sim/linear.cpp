@@ -5,7 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

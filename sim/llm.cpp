@@ -7,7 +7,7 @@
 
 #include "models/check.hpp"
 #include "models/error.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

@@ -9,7 +9,7 @@
 #include "models/error.hpp"
 #include "models/hf_llm.hpp"
 #include "models/llama2c.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

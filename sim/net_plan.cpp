@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include "models/error.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

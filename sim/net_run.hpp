@@ -6,7 +6,7 @@
 #include <span>
 #include <vector>
 
-#include "sim/counters.hpp"
+#include "base/counters.hpp"
 #include "sim/layer_record.hpp"
 #include "sim/net_plan.hpp"
 #include "sim/site.hpp"

@@ -6,7 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim::ops {
 

@@ -1,7 +1,7 @@
 #include "sim/record_io.hpp"
 
-#include "sim/output.hpp"
-#include "sim/text.hpp"
+#include "base/files.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

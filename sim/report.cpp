@@ -8,7 +8,7 @@
 #include "energy/break_even.hpp"
 #include "energy/estimate.hpp"
 #include "energy/network_estimate.hpp"
-#include "sim/output.hpp"
+#include "base/files.hpp"
 
 namespace spikesim::sim {
 

@@ -10,7 +10,7 @@
 #include "sim/eval.hpp"
 #include "sim/llm_run.hpp"
 #include "sim/net_run.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 #include "sim/trace_run.hpp"
 
 namespace spikesim::sim {

@@ -8,7 +8,7 @@
 
 #include "models/idx.hpp"
 #include "sim/net_plan.hpp"
-#include "sim/progress.hpp"
+#include "base/progress.hpp"
 #include "sim/report.hpp"
 #include "sim/site.hpp"
 

@@ -14,7 +14,7 @@
 #include "coding/event_stream.hpp"
 #include "neurons/adaptive_threshold.hpp"
 #include "sim/raster.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

@@ -9,7 +9,7 @@
 
 #include "coding/coded_tensor.hpp"
 #include "neurons/neuron.hpp"
-#include "sim/counters.hpp"
+#include "base/counters.hpp"
 #include "sim/linear.hpp"
 
 namespace spikesim::sim {

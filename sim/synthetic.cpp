@@ -7,7 +7,7 @@
 #include <numbers>
 #include <stdexcept>
 
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
 namespace spikesim::sim {
 

@@ -9,7 +9,7 @@
 #include "models/network.hpp"
 #include "sim/layer_record.hpp"
 #include "sim/linear.hpp"
-#include "sim/progress.hpp"
+#include "base/progress.hpp"
 #include "sim/site.hpp"
 
 namespace spikesim::sim {

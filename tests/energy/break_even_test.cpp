@@ -11,9 +11,9 @@ namespace {
 
 const std::filesystem::path data = std::filesystem::path(SPIKESIM_SOURCE_DIR) / "data";
 
-sim::SiteCounters layer_counters(std::uint64_t spikes) {
+SiteCounters layer_counters(std::uint64_t spikes) {
   // 4 tokens x 64 inputs -> 32 outputs, T = 4.
-  sim::SiteCounters c;
+  SiteCounters c;
   c.tokens = 4;
   c.elements = 4 * 64;
   c.element_steps = c.elements * 4;
@@ -32,7 +32,7 @@ sim::SiteCounters layer_counters(std::uint64_t spikes) {
   return c;
 }
 
-Breakdown spiking_of(const sim::SiteCounters& c, const HardwareProfile& p) {
+Breakdown spiking_of(const SiteCounters& c, const HardwareProfile& p) {
   const NetworkEstimate n = estimate_network({{"fc", &c, {64, 32, 64 * 32}, true, {}}}, p);
   return *n.total.spiking;
 }
@@ -42,8 +42,8 @@ TEST(BreakEven, EveryProfileIsLinearInTheSpikeDrivenCounters) {
   for (const char* name : {"loihi", "horowitz45-memory-int8", "horowitz45-fp32", "truenorth"}) {
     SCOPED_TRACE(name);
     const HardwareProfile p = find_profile(name, data);
-    sim::SiteCounters c = layer_counters(40);
-    sim::SiteCounters twice = c;
+    SiteCounters c = layer_counters(40);
+    SiteCounters twice = c;
     twice.spikes *= 2;
     twice.sops *= 2;
     twice.effective_sops *= 2;
@@ -58,7 +58,7 @@ TEST(BreakEven, EveryProfileIsLinearInTheSpikeDrivenCounters) {
 
 TEST(BreakEven, AllInChipAgainstAComputeBoundGpuIsTheRatioOfEnergiesPerOp) {
   // TrueNorth (26 pJ per event, nothing fixed) vs H100 at 1.41 pJ/MAC: s* = 1.41 / 26 (energy-constants.md).
-  const sim::SiteCounters c = layer_counters(100);
+  const SiteCounters c = layer_counters(100);
   const HardwareProfile tn = find_profile("truenorth", data);
   const HardwareProfile gpu = find_profile("h100-bf16-compute", data);
   const std::vector<LayerActivity> layers = {{"fc", &c, {64, 32, 64 * 32}, true, {}}};
@@ -94,7 +94,7 @@ TEST(BreakEven, ComputeOnlySameSiliconIsTheMacToAcRatio) {
                                                    {"horowitz45-fp16", 1.5 / 0.4},
                                                    {"horowitz45-int8", 0.23 / 0.03}}) {
     SCOPED_TRACE(name);
-    sim::SiteCounters c = layer_counters(50);
+    SiteCounters c = layer_counters(50);
     c.rescale_muls = 0;
     const HardwareProfile p = find_profile(name, data);
     const NetworkEstimate n = estimate_network({{"fc", &c, {64, 32, 64 * 32}, true, {}}}, p);

@@ -9,8 +9,8 @@ namespace {
 
 const std::filesystem::path data = std::filesystem::path(SPIKESIM_SOURCE_DIR) / "data";
 
-sim::SiteCounters example() {
-  sim::SiteCounters c;
+SiteCounters example() {
+  SiteCounters c;
   c.sops = 1000;
   c.effective_sops = 800;
   c.graded_sops = 300;
@@ -82,7 +82,7 @@ TEST(Estimate, MappedLoihiChargesPacketsHopsByDirectionAndWorkTime) {
 TEST(Estimate, SramModelSizesEveryMemoryByTheLayer) {
   // A 4 x 3 layer: weights 12 x 8 bits, membrane 3 x 16 bits, int8 activations 4 and 3 x 8 bits.
   const auto p = find_profile("horowitz45-memory-int8", data);
-  sim::SiteCounters c;
+  SiteCounters c;
   c.sops = 30;
   c.effective_sops = 30;
   c.spikes = 10;
@@ -137,7 +137,7 @@ TEST(Estimate, MemoryBoundGpuStreamsWeightsPerTokenWithARange) {
 }
 
 TEST(Estimate, IsLinearInTheCounters) {
-  sim::SiteCounters twice = example();
+  SiteCounters twice = example();
   twice += example();
   const auto p = find_profile("loihi", data);
   EXPECT_NEAR(estimate(twice, p).spiking->total_pj.nominal,

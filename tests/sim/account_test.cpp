@@ -11,7 +11,7 @@
 
 #include "models/error.hpp"
 #include "models/hf_llm.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {

@@ -11,7 +11,7 @@
 #include "neurons/neuron.hpp"
 #include "sim/site.hpp"
 #include "sim/synthetic.hpp"
-#include "sim/text.hpp"
+#include "base/text.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {

@@ -6,7 +6,7 @@
 
 #include <fstream>
 
-#include "sim/output.hpp"
+#include "base/files.hpp"
 #include "sim/record_io.hpp"
 #include "tests/test_util.hpp"
 

@@ -1,6 +1,6 @@
 // Progress line: counts, percentage, ETA from a fake clock; nothing at all when disabled.
 
-#include "sim/progress.hpp"
+#include "base/progress.hpp"
 
 #include <gtest/gtest.h>
 

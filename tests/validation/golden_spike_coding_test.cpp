@@ -98,7 +98,7 @@ TEST_F(GoldenSpikeCoding, EveryCaseAndScheme) {
       }
       EXPECT_EQ(events.events(), g["nonzero_spikes"].get<std::uint64_t>());
       const std::vector<std::int64_t> fanout(static_cast<std::size_t>(cols), 1);
-      const sim::SiteCounters counters = sim::count_coded(coded, fanout, fanout, 1);
+      const SiteCounters counters = sim::count_coded(coded, fanout, fanout, 1);
       EXPECT_EQ(counters.spikes, g["nonzero_spikes"].get<std::uint64_t>());
       EXPECT_DOUBLE_EQ(static_cast<double>(counters.spikes) / static_cast<double>(counters.element_steps),
                        g["firing_rate"].get<double>());

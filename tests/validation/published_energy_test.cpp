@@ -27,7 +27,7 @@ double truncate_1(double percent) {
 
 TEST(PublishedEnergy, SpikingBrainComputeOnlyEstimate) {
   // 1.13 spikes per channel: every channel's spikes reach its synapses, so SOPs = 1.13 x dense MACs.
-  sim::SiteCounters c;
+  SiteCounters c;
   c.dense_macs = 100000;
   c.sops = 113000;
   c.effective_sops = c.sops;
@@ -44,10 +44,10 @@ TEST(PublishedEnergy, SpikingBrainComputeOnlyEstimate) {
 
 TEST(PublishedEnergy, SpikeDrivenTransformerForm) {
   // Encoding layer (dense, first conv): FL = 1e6 MACs; a spiking layer with FL = 2e6, T = 4, R = 0.15.
-  sim::SiteCounters first;
+  SiteCounters first;
   first.uncoded_macs = 1000000;
   first.dense_macs = 1000000;
-  sim::SiteCounters spiking;
+  SiteCounters spiking;
   spiking.dense_macs = 2000000;
   spiking.sops = 4 * 2000000 * 15 / 100;  // SOPs = T x R x FL
   spiking.effective_sops = spiking.sops;
@@ -70,7 +70,7 @@ TEST(PublishedEnergy, SpikeDrivenTransformerSopsAreTimeStepsTimesRateTimesFlops)
   sim::SiteConfig config;
   config.coding.scheme = coding::Scheme::binary;
   std::vector<float> y(static_cast<std::size_t>(tokens * out));
-  sim::SiteCounters c;
+  SiteCounters c;
   sim::run_coded_linear(layer, x, tokens, config, y, c, "x");
   ASSERT_EQ(c.zero_point_macs, 0U);
   const double T = c.steps_max;
@@ -88,7 +88,7 @@ TEST(PublishedEnergy, LoihiLayerComputedByHandWithRoutingHops) {
   //   source core 0 at tile (0,0); 1 KiB of synapses per neuron -> 128 neurons per core -> 32 target cores
   //   (1..32): 3 in tile (0,0), 4 in each tile (1..7,0), core 32 in tile (7,1).
   //   Unicast, per spike: 32 packets; E-W hops 4 x (1+2+...+7) + 7 = 119; N-S hops 1.
-  sim::SiteCounters c;
+  SiteCounters c;
   c.tokens = 1;
   c.elements = 1024;
   c.element_steps = 4096;

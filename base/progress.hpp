@@ -3,7 +3,7 @@
 // terminal line that is rewritten in place. Quiet when the stream is not a terminal or with --quiet, so logs
 // and pipes stay clean. Thread-safe: advance() may be called from worker threads.
 //
-//   sim::Progress progress = sim::Progress::for_terminal("compare", quiet);
+//   Progress progress = Progress::for_terminal("compare", quiet);
 //   progress.start(cells);
 //   for (...) { ...; progress.advance(1, cell_name); }
 //   progress.finish();
@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-namespace spikesim::sim {
+namespace spikesim {
 
 class Progress {
  public:
@@ -61,4 +61,4 @@ class Progress {
 // "1:05", "1:02:03"
 std::string format_duration(double seconds);
 
-}  // namespace spikesim::sim
+}  // namespace spikesim

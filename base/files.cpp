@@ -1,11 +1,11 @@
-#include "sim/output.hpp"
+#include "base/files.hpp"
 
 #include <fstream>
 #include <stdexcept>
 
-#include "sim/text.hpp"
+#include "base/text.hpp"
 
-namespace spikesim::sim {
+namespace spikesim {
 
 void write_files_atomic(const std::filesystem::path& dir,
                         const std::vector<std::pair<std::string, std::string>>& files) {
@@ -32,4 +32,4 @@ void write_files_atomic(const std::filesystem::path& dir,
     std::filesystem::rename(partial[i], dir / files[i].first);
 }
 
-}  // namespace spikesim::sim
+}  // namespace spikesim

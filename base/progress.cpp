@@ -1,4 +1,4 @@
-#include "sim/progress.hpp"
+#include "base/progress.hpp"
 
 #include <unistd.h>
 
@@ -6,7 +6,7 @@
 #include <iostream>
 #include <sstream>
 
-namespace spikesim::sim {
+namespace spikesim {
 
 namespace {
 
@@ -107,4 +107,4 @@ void Progress::draw_locked(bool force) {
   open_ = true;
 }
 
-}  // namespace spikesim::sim
+}  // namespace spikesim

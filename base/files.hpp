@@ -7,15 +7,12 @@
 #include <utility>
 #include <vector>
 
-namespace spikesim::sim {
+#include "base/error.hpp"
 
-class OutputError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace spikesim {
 
 // Writes files (path, contents) into `dir` (created if needed): all land, or none does.
 void write_files_atomic(const std::filesystem::path& dir,
                         const std::vector<std::pair<std::string, std::string>>& files);
 
-}  // namespace spikesim::sim
+}  // namespace spikesim

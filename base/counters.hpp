@@ -7,7 +7,7 @@
 #include <array>
 #include <cstdint>
 
-namespace spikesim::sim {
+namespace spikesim {
 
 struct SiteCounters {
   // --- spike coding of the site's input (the presynaptic neurons) ---
@@ -96,4 +96,4 @@ struct SiteCounters {
   }
 };
 
-}  // namespace spikesim::sim
+}  // namespace spikesim
