@@ -14,7 +14,7 @@
 
 #include "coding/event_stream.hpp"
 #include "neurons/neuron.hpp"
-#include "sim/conv.hpp"
+#include "sim/kernels/conv.hpp"
 
 namespace {
 

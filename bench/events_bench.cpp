@@ -17,8 +17,8 @@
 #include "bench/bench_util.hpp"
 #include "coding/event_stream.hpp"
 #include "coding/scheme.hpp"
-#include "sim/linear.hpp"
-#include "sim/site.hpp"
+#include "sim/kernels/linear.hpp"
+#include "sim/site/site.hpp"
 
 using namespace spikesim;  // NOLINT(google-build-using-namespace): benchmark program
 

@@ -19,9 +19,9 @@
 #include "coding/coded_tensor.hpp"
 #include "coding/scheme.hpp"
 #include "neurons/neuron.hpp"
-#include "sim/linear.hpp"
-#include "sim/site.hpp"
-#include "sim/synthetic.hpp"
+#include "sim/kernels/linear.hpp"
+#include "sim/site/site.hpp"
+#include "sim/run/synthetic.hpp"
 
 using namespace spikesim;  // NOLINT(google-build-using-namespace): benchmark program
 

@@ -18,8 +18,8 @@
 
 #include "bench/bench_util.hpp"
 #include "coding/scheme.hpp"
-#include "sim/llm.hpp"
-#include "sim/llm_run.hpp"
+#include "sim/plan/llm.hpp"
+#include "sim/run/llm_run.hpp"
 
 using namespace spikesim;  // NOLINT(google-build-using-namespace): benchmark program
 

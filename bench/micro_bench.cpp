@@ -13,9 +13,9 @@
 
 #include "coding/coded_tensor.hpp"
 #include "neurons/neuron.hpp"
-#include "sim/linear.hpp"
-#include "sim/site.hpp"
-#include "sim/synthetic.hpp"
+#include "sim/kernels/linear.hpp"
+#include "sim/site/site.hpp"
+#include "sim/run/synthetic.hpp"
 
 namespace spikesim {
 namespace {

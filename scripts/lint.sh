@@ -7,7 +7,7 @@ build=${1:-build/release}
 mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp')
 clang-format --dry-run --Werror "${files[@]}"
 mapfile -t sources < <(git ls-files --cached --others --exclude-standard \
-  'neurons/*.cpp' 'coding/*.cpp' 'sim/*.cpp' 'models/*.cpp' 'energy/*.cpp')
+  'base/*.cpp' 'neurons/*.cpp' 'coding/*.cpp' 'sim/*.cpp' 'models/*.cpp' 'energy/*.cpp')
 if ! out=$(printf '%s\n' "${sources[@]}" | xargs -P "$(nproc)" -n 4 clang-tidy -p "$build" --quiet --extra-arg=-Wno-unknown-warning-option 2>&1); then
   echo "$out" | grep -v "warnings generated"
   echo "clang-tidy found problems" >&2

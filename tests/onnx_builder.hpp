@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "models/onnx.hpp"
-#include "sim/net_plan.hpp"
-#include "sim/net_run.hpp"
+#include "sim/plan/net_plan.hpp"
+#include "sim/run/net_run.hpp"
 
 namespace spikesim::test {
 

@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "models/hdf5_file.hpp"
-#include "sim/cli.hpp"
+#include "sim/cli/cli.hpp"
 
 namespace spikesim::test {
 

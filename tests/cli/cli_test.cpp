@@ -1,6 +1,6 @@
 // The spikesim CLI end to end, in-process: reports, exit codes, errors, and no partial output.
 
-#include "sim/cli.hpp"
+#include "sim/cli/cli.hpp"
 
 #include <gtest/gtest.h>
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "sim/cli.hpp"
+#include "sim/cli/cli.hpp"
 #include "tests/llm_fixtures.hpp"
 #include "tests/test_util.hpp"
 

@@ -12,7 +12,7 @@
 
 #include "models/error.hpp"
 #include "models/llama2c.hpp"
-#include "sim/llm.hpp"
+#include "sim/plan/llm.hpp"
 #include "tests/llm_fixtures.hpp"
 #include "tests/test_util.hpp"
 

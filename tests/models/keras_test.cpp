@@ -15,8 +15,8 @@
 
 #include "models/error.hpp"
 #include "models/hdf5_file.hpp"
-#include "sim/net_plan.hpp"
-#include "sim/net_run.hpp"
+#include "sim/plan/net_plan.hpp"
+#include "sim/run/net_run.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::models {

@@ -2,7 +2,7 @@
 // through run_coded_linear on materialised random weights of the same shapes, and explicit MAC loops), plus
 // chunk, thread and token-count invariances and the trace path.
 
-#include "sim/account.hpp"
+#include "sim/run/account.hpp"
 
 #include <gtest/gtest.h>
 #include <omp.h>

@@ -9,8 +9,8 @@
 
 #include "coding/coded_tensor.hpp"
 #include "neurons/neuron.hpp"
-#include "sim/site.hpp"
-#include "sim/synthetic.hpp"
+#include "sim/site/site.hpp"
+#include "sim/run/synthetic.hpp"
 #include "base/text.hpp"
 #include "tests/test_util.hpp"
 

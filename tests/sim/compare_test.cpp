@@ -1,13 +1,13 @@
 // spikesim compare as a library: every cell through the runner, resumable, whole-or-nothing cells, long CSV.
 
-#include "sim/compare.hpp"
+#include "sim/report/compare.hpp"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "base/files.hpp"
-#include "sim/record_io.hpp"
+#include "sim/report/record_io.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {

@@ -2,7 +2,7 @@
 // borders, with stride, padding, dilation and groups; event-driven output = dense convolution of x̂ for
 // every coding scheme; the fast path against the reference path; thread-count independence.
 
-#include "sim/conv.hpp"
+#include "sim/kernels/conv.hpp"
 
 #include <gtest/gtest.h>
 #include <omp.h>

@@ -1,6 +1,6 @@
 // The core correctness test of the engine: for every coding, event-driven delivery equals W · x̂.
 
-#include "sim/linear.hpp"
+#include "sim/kernels/linear.hpp"
 
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -10,8 +10,8 @@
 #include <limits>
 
 #include "neurons/neuron.hpp"
-#include "sim/site.hpp"
-#include "sim/synthetic.hpp"
+#include "sim/site/site.hpp"
+#include "sim/run/synthetic.hpp"
 #include "base/text.hpp"
 #include "tests/test_util.hpp"
 

@@ -2,14 +2,14 @@
 // dense logits; decode with the KV cache equals the batched prefill; fused sites count spikes once and SOPs
 // over the whole fan-out; ops left dense are counted as dense and uncoded MACs.
 
-#include "sim/llm.hpp"
+#include "sim/plan/llm.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "models/hf_llm.hpp"
-#include "sim/llm_run.hpp"
+#include "sim/run/llm_run.hpp"
 #include "tests/llm_fixtures.hpp"
 #include "tests/test_util.hpp"
 

@@ -1,11 +1,11 @@
 // Raster capture: one token at one site, across calls, decoding exactly to the neuron counts.
 
-#include "sim/raster.hpp"
+#include "sim/site/raster.hpp"
 
 #include <gtest/gtest.h>
 
 #include "coding/coded_tensor.hpp"
-#include "sim/site.hpp"
+#include "sim/site/site.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {

@@ -1,6 +1,6 @@
 // Counters of a coded site: closed forms against explicit counting over the encoded event stream.
 
-#include "sim/site.hpp"
+#include "sim/site/site.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The synthetic outlier-channel generator: distribution, determinism, chunk independence, and the zero
 // fraction it gives at k = 3 (the statistic the benchmarks and the 7B accounting rely on).
 
-#include "sim/synthetic.hpp"
+#include "sim/run/synthetic.hpp"
 
 #include <gtest/gtest.h>
 

@@ -10,7 +10,7 @@
 
 #include "models/hf_llm.hpp"
 #include "models/tokenizer.hpp"
-#include "sim/llm.hpp"
+#include "sim/plan/llm.hpp"
 #include "tests/llm_fixtures.hpp"
 #include "tests/test_util.hpp"
 

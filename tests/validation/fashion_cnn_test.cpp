@@ -8,8 +8,8 @@
 
 #include "models/idx.hpp"
 #include "models/onnx.hpp"
-#include "sim/net_plan.hpp"
-#include "sim/net_run.hpp"
+#include "sim/plan/net_plan.hpp"
+#include "sim/run/net_run.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim {

@@ -9,7 +9,7 @@
 
 #include "coding/event_stream.hpp"
 #include "neurons/neuron.hpp"
-#include "sim/site.hpp"
+#include "sim/site/site.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim {

@@ -12,8 +12,8 @@
 
 #include "energy/estimate.hpp"
 #include "energy/network_estimate.hpp"
-#include "sim/report.hpp"
-#include "sim/site.hpp"
+#include "sim/report/report.hpp"
+#include "sim/site/site.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim {

@@ -12,7 +12,7 @@
 #include "models/hf_llm.hpp"
 #include "models/llama2c.hpp"
 #include "models/tokenizer.hpp"
-#include "sim/llm.hpp"
+#include "sim/plan/llm.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim {

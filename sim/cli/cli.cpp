@@ -1,0 +1,175 @@
+#include "sim/cli/cli.hpp"
+
+#include <omp.h>
+
+#include <iostream>
+
+#include "coding/scheme.hpp"
+#include "sim/run/run_model.hpp"
+
+namespace spikesim::sim {
+
+void add_coding_options(CLI::App& cmd, CodingArgs& args) {
+  cmd.add_option("--coding", args.coding, "Spike coding scheme")
+      ->check(CLI::IsMember({"binary", "ternary", "bitwise", "bitwise-unsigned", "bitwise-twos"}))
+      ->capture_default_str();
+  cmd.add_option("--k", args.k, "Adaptive threshold divisor: V_th = mean|x| / k")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_option("--neuron", args.neuron, "Neuron model that turns activations into spike counts")
+      ->check(CLI::IsMember({"adaptive", "lif", "ilif"}))
+      ->capture_default_str();
+  cmd.add_option("--granularity", args.granularity, "Threshold per token row or per whole tensor")
+      ->check(CLI::IsMember({"row", "tensor"}))
+      ->capture_default_str();
+  cmd.add_option("--T", args.steps,
+                 "Fixed number of virtual time steps (default: fewest that fit the tensor)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_flag("--saturate", args.saturate,
+               "Clip counts a fixed --T cannot carry (counted) instead of failing");
+  cmd.add_option("--v-th", args.v_th, "Fixed threshold instead of the adaptive one")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--lif-beta", args.lif_beta, "LIF: membrane kept per step (1 = no leak)")
+      ->capture_default_str();
+  cmd.add_option("--lif-steps", args.lif_steps, "LIF: virtual steps")->capture_default_str();
+  cmd.add_option("--ilif-d", args.ilif_max_count, "I-LIF: largest integer count D")->capture_default_str();
+  cmd.add_option("--engine", args.engine, "Event delivery: fast (batched by presynaptic neuron) or reference")
+      ->check(CLI::IsMember({"fast", "reference"}))
+      ->capture_default_str();
+}
+
+SiteConfig site_config(const CodingArgs& args) {
+  SiteConfig c;
+  c.neuron.kind = neurons::parse_neuron_kind(args.neuron);
+  c.neuron.k = args.k;
+  c.neuron.granularity = neurons::parse_granularity(args.granularity);
+  if (args.v_th > 0.0) c.neuron.v_th = args.v_th;
+  c.neuron.lif_beta = args.lif_beta;
+  c.neuron.lif_steps = args.lif_steps;
+  c.neuron.ilif_max_count = args.ilif_max_count;
+  neurons::validate(c.neuron);
+  c.coding.scheme = coding::parse_scheme(args.coding);
+  if (args.steps > 0) c.coding.steps = args.steps;
+  c.coding.saturate = args.saturate;
+  c.engine = args.engine == "reference" ? Engine::reference : Engine::fast;
+  return c;
+}
+
+void add_llm_text_options(CLI::App& cmd, LlmTextArgs& args) {
+  cmd.add_option("--tokenizer", args.tokenizer,
+                 "LLM: llama2.c tokenizer .bin (default: tokenizer.bin beside the model)")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--prompt", args.prompt, "LLM: text to run (BOS + llama2.c BPE)");
+  cmd.add_option("--text-file", args.text_file, "LLM: file with the text to run (its final newline dropped)")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--tokens", args.tokens_file,
+                 "LLM: file of token ids (whitespace or comma separated) instead of text")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--max-tokens", args.max_tokens, "LLM: keep only the first N tokens")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--sites", args.sites,
+                 "LLM: coded sites per layer, comma-separated: qkv (q|k|v input), o, gateup (gate|up input), "
+                 "down; or all, none")
+      ->capture_default_str();
+}
+
+void apply_llm_text_args(const LlmTextArgs& args, RunRequest& request) {
+  request.tokenizer = args.tokenizer;
+  request.prompt = args.prompt;
+  request.text_file = args.text_file;
+  request.tokens_file = args.tokens_file;
+  request.max_tokens = args.max_tokens;
+  request.sites = args.sites;
+}
+
+void add_dataset_options(CLI::App& cmd, DatasetArgs& args, bool required) {
+  auto* images =
+      cmd.add_option("--images", args.images, "IDX images (gzip or plain), e.g. t10k-images-idx3-ubyte.gz")
+          ->check(CLI::ExistingFile);
+  auto* labels = cmd.add_option("--labels", args.labels, "IDX labels matching --images (for accuracy)")
+                     ->check(CLI::ExistingFile);
+  if (required) {
+    images->required();
+    labels->required();
+  }
+  cmd.add_option("--scale", args.scale, "Multiply raw pixels by this: a number or a ratio like 1/255")
+      ->capture_default_str();
+  cmd.add_option("--mean", args.mean, "Subtract after scaling: one value, or one per channel")
+      ->delimiter(',');
+  cmd.add_option("--std", args.std, "Divide by after subtracting the mean: one value, or one per channel")
+      ->delimiter(',');
+  cmd.add_option("--layout", args.layout,
+                 "Layout of the model input (default: nchw for ONNX, nhwc for Keras)")
+      ->check(CLI::IsMember({"nchw", "nhwc"}));
+  cmd.add_option("--limit", args.limit, "Use the first N samples (default: all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--batch", args.batch,
+                 "Samples per run of the plan when the model's batch is dynamic (results are per sample)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd.add_flag("--code-input-layer", args.code_input_layer,
+               "Also spike-code the input layer (the sites fed by the raw input; dense by default)");
+  cmd.add_option("--dense-site", args.dense_sites, "Leave this synaptic site (op name) dense; repeatable");
+}
+
+void apply_dataset_args(const DatasetArgs& args, RunRequest& request) {
+  request.images = args.images;
+  request.labels = args.labels;
+  request.preprocess.scale = models::parse_scale(args.scale);
+  request.preprocess.mean = args.mean;
+  request.preprocess.std = args.std;
+  request.layout_given = !args.layout.empty();
+  if (request.layout_given) request.preprocess.layout = models::parse_layout(args.layout);
+  request.limit = args.limit;
+  request.lower.batch = args.batch;
+  request.lower.code_input_layer = args.code_input_layer;
+  request.lower.dense_sites = {args.dense_sites.begin(), args.dense_sites.end()};
+}
+
+void add_hardware_option(CLI::App& cmd, std::vector<std::string>& names) {
+  std::string defaults;
+  for (const auto& n : energy::default_profile_names())
+    defaults += (defaults.empty() ? "" : ", ") + n;
+  cmd.add_option("--hardware", names,
+                 "Hardware profile name (data/hardware/NAME.json) or file; repeatable. Default: " + defaults);
+}
+
+std::vector<energy::HardwareProfile> load_profiles(const std::vector<std::string>& names) {
+  const std::vector<std::string> chosen = names.empty() ? energy::default_profile_names() : names;
+  std::vector<energy::HardwareProfile> out;
+  out.reserve(chosen.size());
+  for (const auto& n : chosen)
+    out.push_back(energy::find_profile(n, energy::data_dir()));
+  return out;
+}
+
+int cli_main(int argc, char** argv) {
+  CLI::App app{"spikesim: spike-coding simulator and neuromorphic energy estimator"};
+  app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "Worker threads (default: all cores); results do not depend on it")
+      ->check(CLI::NonNegativeNumber);
+  Action action;
+  add_run_command(app, action);
+  add_encode_command(app, action);
+  add_generate_command(app, action);
+  add_convert_command(app, action);
+  add_eval_command(app, action);
+  add_account_command(app, action);
+  add_compare_command(app, action);
+  add_report_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (threads > 0) omp_set_num_threads(threads);
+  try {
+    return action();
+  } catch (const std::exception& e) {
+    std::cerr << "spikesim: error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace spikesim::sim

@@ -1,0 +1,131 @@
+// spikesim generate: greedy generation from an LLM checkpoint, dense or spike-coded.
+
+#include <iostream>
+
+#include "sim/cli/cli.hpp"
+#include "sim/run/llm_run.hpp"
+#include "sim/report/report.hpp"
+#include "base/text.hpp"
+
+namespace spikesim::sim {
+
+namespace {
+
+struct GenerateArgs {
+  std::string model;
+  std::string tokenizer;
+  std::string prompt;
+  std::string tokens_file;
+  std::int64_t steps = 256;
+  bool spiking = false;
+  bool no_stop = false;
+  std::string sites = "qkv,o,gateup";
+  std::string out;
+  std::vector<std::string> hardware;
+  bool quiet = false;
+  CodingArgs coding;
+};
+
+int generate(const GenerateArgs& a) {
+  const models::LlmModel model = load_llm(a.model);
+  const LlmSites sites = a.spiking ? parse_llm_sites(a.sites) : LlmSites{};
+  const auto tokenizer = load_llm_tokenizer(a.model, a.tokenizer, model.config.vocab_size);
+  std::vector<energy::HardwareProfile> profiles;
+  if (!a.out.empty()) profiles = load_profiles(a.hardware);
+
+  std::vector<std::int32_t> prompt;
+  if (!a.tokens_file.empty()) {
+    prompt = read_token_ids(a.tokens_file);
+    if (prompt.empty()) throw std::invalid_argument(cat(a.tokens_file, ": no token ids"));
+  } else if (tokenizer) {
+    prompt = tokenizer->encode(a.prompt, true, false);
+  } else if (a.prompt.empty()) {
+    prompt = {model.config.bos_id};
+  } else {
+    throw std::invalid_argument(
+        "no tokenizer for --prompt: pass --tokenizer FILE, put tokenizer.bin beside the model, or use "
+        "--tokens");
+  }
+
+  const LlmPlan plan = lower_llm(model);
+  LlmRunConfig config;
+  config.coded = sites;
+  config.site = site_config(a.coding);
+  std::vector<LayerRecord> records = llm_records(plan, sites);
+  const std::vector<std::int32_t> tokens =
+      llm_generate(plan, config, prompt, a.steps, !a.no_stop, a.out.empty() ? nullptr : &records);
+  const std::string text = tokenizer ? tokenizer->decode(tokens) : std::string{};
+
+  if (tokenizer) {
+    std::cout << text << "\n";
+  } else {
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+      std::cout << (i ? " " : "") << tokens[i];
+    std::cout << "\n";
+  }
+  if (!a.out.empty()) {
+    ReportInput report;
+    report.layers = std::move(records);
+    report.profiles = profiles;
+    const SiteConfig& c = config.site;
+    report.run = Json{{"command", "generate"},
+                      {"source", a.model},
+                      {"mode", a.spiking ? "spiking" : "dense"},
+                      {"coding", a.spiking ? Json(coding::name(c.coding.scheme)) : Json(nullptr)},
+                      {"neuron", neurons::name(c.neuron.kind)},
+                      {"k", c.neuron.k},
+                      {"sites", llm_sites_string(sites)},
+                      {"llm", llm_config_json(model.config)}};
+    report.extra["generation"] = Json{{"prompt_tokens", prompt.size()},
+                                      {"generated_tokens", tokens.size() - prompt.size()},
+                                      {"tokens", tokens},
+                                      {"text", tokenizer ? Json(text) : Json(nullptr)}};
+    write_report(a.out, report);
+  }
+  if (!a.quiet) {
+    std::cerr << "spikesim generate: " << tokens.size() - prompt.size() << " tokens, "
+              << (a.spiking ? cat("spiking (", llm_sites_string(sites), ", ", a.coding.coding, ", k ",
+                                  a.coding.k, ")")
+                            : std::string("dense"))
+              << (a.out.empty() ? "" : " -> " + a.out + "/report.json") << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_generate_command(CLI::App& app, Action& action) {
+  auto args = std::make_shared<GenerateArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("generate", "Greedy text generation from an LLM checkpoint, dense or spiking");
+  cmd->add_option("--model", args->model,
+                  "llama2.c .bin checkpoint, or a directory / .safetensors with config.json")
+      ->required()
+      ->check(CLI::ExistingPath);
+  cmd->add_option("--tokenizer", args->tokenizer,
+                  "llama2.c tokenizer .bin (default: tokenizer.bin beside the model)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--prompt", args->prompt, "Text to continue (default: from BOS alone)");
+  cmd->add_option("--tokens", args->tokens_file, "File of prompt token ids instead of --prompt")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--steps", args->steps, "Tokens to generate (stops early at BOS/EOS or a full context)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--no-stop", args->no_stop, "Do not stop at BOS/EOS");
+  cmd->add_flag("--spiking", args->spiking,
+                "Generate from the spike-coded model (implied by --coding, --k, --neuron or --sites)");
+  cmd->add_option("--sites", args->sites, "Coded sites per layer: qkv, o, gateup, down; or all, none")
+      ->capture_default_str();
+  cmd->add_option("--out", args->out, "Also write report.json + layers.csv of the generation run here");
+  cmd->add_flag("--quiet,-q", args->quiet, "Print only the generated text");
+  add_coding_options(*cmd, args->coding);
+  add_hardware_option(*cmd, args->hardware);
+  cmd->callback([args, cmd, &action] {
+    for (const char* opt : {"--coding", "--k", "--neuron", "--sites"}) {
+      if (cmd->get_option(opt)->count() > 0) args->spiking = true;
+    }
+    action = [args] { return generate(*args); };
+  });
+}
+
+}  // namespace spikesim::sim

@@ -1,0 +1,386 @@
+#include "sim/report/compare.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "coding/scheme.hpp"
+#include "models/error.hpp"
+#include "neurons/neuron.hpp"
+#include "base/files.hpp"
+#include "sim/site/raster.hpp"
+#include "sim/report/record_io.hpp"
+#include "base/text.hpp"
+
+namespace spikesim::sim {
+
+namespace {
+
+std::string file_safe(std::string s) {
+  for (char& ch : s) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                    ch == '.' || ch == '-' || ch == '_';
+    if (!ok) ch = '_';
+  }
+  return s;
+}
+
+std::string k_text(double k) {
+  return cat(k);
+}
+
+// What a cell was run with; a stored cell is reused only when this matches exactly.
+Json cell_config(const std::string& model, const SiteConfig& c, const RunRequest& q) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(model, ec);
+  const auto time = std::filesystem::last_write_time(model, ec);
+  return Json{
+      {"model", std::filesystem::absolute(model).lexically_normal().string()},
+      {"model_bytes", ec ? Json(nullptr) : Json(size)},
+      {"model_mtime", ec ? Json(nullptr) : Json(static_cast<std::int64_t>(time.time_since_epoch().count()))},
+      {"coding", coding::name(c.coding.scheme)},
+      {"k", c.neuron.k},
+      {"neuron", neurons::name(c.neuron.kind)},
+      {"granularity", neurons::name(c.neuron.granularity)},
+      {"v_th", c.neuron.v_th ? Json(*c.neuron.v_th) : Json(nullptr)},
+      {"lif_beta", c.neuron.lif_beta},
+      {"lif_steps", c.neuron.lif_steps},
+      {"ilif_max_count", c.neuron.ilif_max_count},
+      {"fixed_T", c.coding.steps ? Json(*c.coding.steps) : Json(nullptr)},
+      {"saturate", c.coding.saturate},
+      {"engine", c.engine == Engine::reference ? "reference" : "fast"},
+      {"tokenizer", q.tokenizer},
+      {"prompt", q.prompt},
+      {"text_file", q.text_file},
+      {"tokens_file", q.tokens_file},
+      {"max_tokens", q.max_tokens},
+      {"sites", q.sites},
+      {"images", q.images},
+      {"labels", q.labels},
+      {"limit", q.limit},
+      {"code_input_layer", q.lower.code_input_layer},
+      {"dense_sites", q.lower.dense_sites}};
+}
+
+std::string first_difference(const Json& stored, const Json& wanted) {
+  for (const auto& [key, value] : wanted.items()) {
+    if (!stored.contains(key)) return cat(key, " (missing in the stored cell)");
+    if (stored[key] != value) return cat(key, ": stored ", stored[key].dump(), ", now ", value.dump());
+  }
+  return "";
+}
+
+Json read_json_file(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw OutputError(cat(file.string(), ": cannot open"));
+  try {
+    return Json::parse(in);
+  } catch (const Json::parse_error& e) {
+    throw OutputError(cat(file.string(), ": not valid JSON (", e.what(), ")"));
+  }
+}
+
+void remove_partials(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".partial") std::filesystem::remove(e.path(), ec);
+  }
+}
+
+// Numeric leaves of the path-specific report objects, flattened: {"fidelity": {"kl": 0.1}} -> fidelity.kl.
+void flatten(const Json& j, const std::string& prefix, std::map<std::string, double>& out) {
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      std::string path = prefix;
+      if (!path.empty()) path += ".";
+      path += key;
+      flatten(value, path, out);
+    }
+  } else if (j.is_number()) {
+    out[prefix] = j.get<double>();
+  } else if (j.is_boolean()) {
+    out[prefix] = j.get<bool>() ? 1.0 : 0.0;
+  }
+}
+
+struct Cell {
+  std::string id;
+  std::string model;
+  coding::Scheme scheme = coding::Scheme::ternary;
+  double k = 3.0;
+  Json report;                          // report_json() of the cell for the current profiles
+  std::map<std::string, double> extra;  // flattened numeric extras (fidelity, accuracy, ...)
+};
+
+const char* const metric_columns[] = {
+    "T",    "zero_fraction", "spikes_per_synapse",       "firing_rate",
+    "sops", "dense_macs",    "reconstruction_rel_error", "output_rel_error"};
+
+std::string num(double v) {
+  std::ostringstream s;
+  s.precision(9);
+  s << v;
+  return s.str();
+}
+
+std::string short_num(double v) {
+  std::ostringstream s;
+  s << std::setprecision(3) << v;
+  return s.str();
+}
+
+std::string csv_text(const std::vector<Cell>& cells) {
+  std::set<std::string> extra_keys;
+  for (const Cell& c : cells) {
+    for (const auto& [key, _] : c.extra)
+      extra_keys.insert(key);
+  }
+  std::ostringstream out;
+  out << "model,coding,k,profile,side,term,unit,low,nominal,high";
+  for (const char* m : metric_columns)
+    out << "," << m;
+  for (const auto& key : extra_keys)
+    out << "," << key;
+  out << "\n";
+  for (const Cell& c : cells) {
+    const Json& totals = c.report["totals"];
+    std::ostringstream tail;
+    for (const char* m : metric_columns)
+      tail << "," << num(totals[m].get<double>());
+    for (const auto& key : extra_keys) {
+      tail << ",";
+      if (const auto it = c.extra.find(key); it != c.extra.end()) tail << num(it->second);
+    }
+    const std::string head = cat(c.model, ",", coding::name(c.scheme), ",", k_text(c.k), ",");
+    const auto row = [&](const std::string& profile, const std::string& side, const std::string& term,
+                         const char* unit, const Json& range) {
+      out << head << profile << "," << side << "," << term << "," << unit;
+      for (const char* b : {"low", "nominal", "high"}) {
+        out << ",";
+        if (range[b].is_number()) out << num(range[b].get<double>());
+      }
+      out << tail.str() << "\n";
+    };
+    for (const auto& [profile, sides] : totals["energy_pj"].items()) {
+      for (const auto& [side, terms] : sides.items()) {
+        for (const auto& [term, range] : terms.items()) {
+          if (term == "uncharged") continue;
+          row(profile, side, term == "latency_ns" ? "latency" : term, term == "latency_ns" ? "ns" : "pJ",
+              range);
+        }
+      }
+    }
+    for (const auto& pair : c.report["break_even"]["pairs"]) {
+      row(pair["spiking"].get<std::string>(), "break_even", "s_star_vs_" + pair["dense"].get<std::string>(),
+          "spikes/synapse", pair["total"]["s_star"]);
+    }
+  }
+  return out.str();
+}
+
+Json cells_json(const std::vector<Cell>& cells, const CompareRequest& r) {
+  Json axes{{"models", r.models}, {"codings", Json::array()}, {"k", r.ks}, {"profiles", Json::array()}};
+  for (const auto s : r.codings)
+    axes["codings"].push_back(coding::name(s));
+  for (const auto& p : r.profiles)
+    axes["profiles"].push_back(p.name);
+  Json list = Json::array();
+  for (const Cell& c : cells) {
+    const Json& totals = c.report["totals"];
+    Json metrics = Json::object();
+    for (const char* m : metric_columns)
+      metrics[m] = totals[m];
+    list.push_back(Json{{"id", c.id},
+                        {"model", c.model},
+                        {"coding", coding::name(c.scheme)},
+                        {"k", c.k},
+                        {"dir", "cells/" + c.id},
+                        {"metrics", metrics},
+                        {"extra", c.extra},
+                        {"energy_pj", totals["energy_pj"]},
+                        {"mapping", totals.contains("mapping") ? totals["mapping"] : Json::object()},
+                        {"break_even", c.report["break_even"]["pairs"]}});
+  }
+  // Drop the per-layer break-even from the summary (it stays in each cell's report.json).
+  for (auto& cell : list) {
+    for (auto& pair : cell["break_even"])
+      pair.erase("layers");
+  }
+  return Json{{"spikesim_compare", 1},
+              {"axes", axes},
+              {"definitions",
+               {{"energy_pj",
+                 "per profile and side (spiking / dense): terms and total, low / nominal / high, pJ, "
+                 "summed over the cell's layers"},
+                {"break_even",
+                 "s_star: spikes per synapse at which the spiking estimate equals the dense one "
+                 "(see a cell's report.json break_even.definition)"}}},
+              {"cells", list}};
+}
+
+std::string range_text(const Json& range, double scale) {
+  if (!range["nominal"].is_number()) return "n/a";
+  const double n = range["nominal"].get<double>() * scale;
+  const double lo = range["low"].is_number() ? range["low"].get<double>() * scale : n;
+  const double hi = range["high"].is_number() ? range["high"].get<double>() * scale : n;
+  if (lo == n && hi == n) return short_num(n);
+  return cat(short_num(n), " [", short_num(lo), "–", short_num(hi), "]");
+}
+
+std::string markdown_text(const std::vector<Cell>& cells, const CompareRequest& r) {
+  std::ostringstream md;
+  md << "# spikesim compare\n\n";
+  md << "Models: ";
+  for (std::size_t i = 0; i < r.models.size(); ++i)
+    md << (i ? ", " : "") << "`" << r.models[i] << "`";
+  md << ". Cells done: " << cells.size() << " of " << r.models.size() * r.codings.size() * r.ks.size()
+     << ".\n\n## Activity and fidelity\n\n";
+  md << "| model | coding | k | T max | zero fraction | spikes / synapse | firing rate | reconstruction "
+        "error | "
+        "output error |\n|---|---|---|---|---|---|---|---|---|\n";
+  for (const Cell& c : cells) {
+    const Json& t = c.report["totals"];
+    md << "| " << std::filesystem::path(c.model).stem().string() << " | " << coding::name(c.scheme) << " | "
+       << k_text(c.k) << " | " << t["T"] << " | " << short_num(t["zero_fraction"].get<double>()) << " | "
+       << short_num(t["spikes_per_synapse"].get<double>()) << " | "
+       << short_num(t["firing_rate"].get<double>()) << " | "
+       << short_num(t["reconstruction_rel_error"].get<double>()) << " | "
+       << short_num(t["output_rel_error"].get<double>()) << " |\n";
+  }
+  md << "\n## Energy per run (µJ, nominal [low–high])\n\n| model | coding | k |";
+  std::vector<std::pair<std::string, std::string>> columns;
+  for (const auto& p : r.profiles) {
+    if (p.spiking) columns.emplace_back(p.name, "spiking");
+    if (p.dense) columns.emplace_back(p.name, "dense");
+  }
+  for (const auto& [p, side] : columns)
+    md << " " << p << " " << side << " |";
+  md << "\n|---|---|---|";
+  for (std::size_t i = 0; i < columns.size(); ++i)
+    md << "---|";
+  md << "\n";
+  for (const Cell& c : cells) {
+    md << "| " << std::filesystem::path(c.model).stem().string() << " | " << coding::name(c.scheme) << " | "
+       << k_text(c.k) << " |";
+    for (const auto& [p, side] : columns)
+      md << " " << range_text(c.report["totals"]["energy_pj"][p][side]["total"], 1e-6) << " |";
+    md << "\n";
+  }
+  const auto pairs = break_even_pairs(r.profiles);
+  md << "\n## Break-even spikes per synapse s* (nominal [low–high]); spiking wins below s*\n\n"
+        "| model | coding | k | measured s |";
+  for (const auto& [s, d] : pairs)
+    md << " " << s << " vs " << d << " |";
+  md << "\n|---|---|---|---|";
+  for (std::size_t i = 0; i < pairs.size(); ++i)
+    md << "---|";
+  md << "\n";
+  for (const Cell& c : cells) {
+    md << "| " << std::filesystem::path(c.model).stem().string() << " | " << coding::name(c.scheme) << " | "
+       << k_text(c.k) << " | " << short_num(c.report["totals"]["spikes_per_synapse"].get<double>()) << " |";
+    for (const auto& pair : c.report["break_even"]["pairs"])
+      md << " " << range_text(pair["total"]["s_star"], 1.0) << " |";
+    md << "\n";
+  }
+  return md.str();
+}
+
+void write_summary(const std::vector<Cell>& cells, const CompareRequest& r) {
+  write_files_atomic(r.out, {{"compare.csv", csv_text(cells)},
+                             {"compare.json", cells_json(cells, r).dump(2) + "\n"},
+                             {"compare.md", markdown_text(cells, r)}});
+}
+
+}  // namespace
+
+std::string cell_id(const std::string& model, coding::Scheme scheme, double k) {
+  return file_safe(
+      cat(std::filesystem::path(model).stem().string(), "__", coding::name(scheme), "__k", k_text(k)));
+}
+
+CompareSummary run_compare(const CompareRequest& r) {
+  if (r.models.empty() || r.codings.empty() || r.ks.empty())
+    throw std::invalid_argument("compare: need at least one model, one coding and one k");
+  std::set<std::string> stems;
+  for (const auto& m : r.models) {
+    if (!stems.insert(std::filesystem::path(m).stem().string()).second)
+      throw std::invalid_argument(cat("compare: two models named '", std::filesystem::path(m).stem().string(),
+                                      "' (cells are named by file stem; rename one)"));
+    (void)detect_model_kind(m);  // fail on a bad model before any work
+  }
+  const auto runner = r.runner ? r.runner : [](const RunRequest& q) { return run_model(q); };
+  remove_partials(r.out);
+
+  CompareSummary summary;
+  summary.cells = r.models.size() * r.codings.size() * r.ks.size();
+  if (r.progress != nullptr) r.progress->start(summary.cells);
+  std::vector<Cell> cells;
+  for (const auto& model : r.models) {
+    for (const auto scheme : r.codings) {
+      for (const double k : r.ks) {
+        Cell cell;
+        cell.id = cell_id(model, scheme, k);
+        cell.model = model;
+        cell.scheme = scheme;
+        cell.k = k;
+        RunRequest q = r.base;
+        q.model = model;
+        q.site = r.site;
+        q.site.coding.scheme = scheme;
+        q.site.neuron.k = k;
+        q.site.raster = nullptr;  // set below for cells that run
+        neurons::validate(q.site.neuron);
+        const Json config = cell_config(model, q.site, q);
+        const auto dir = r.out / "cells" / cell.id;
+        const auto done_file = dir / "cell.json";
+
+        ReportInput input;
+        if (!r.force && std::filesystem::exists(done_file)) {
+          const Json stored = read_json_file(done_file);
+          const std::string what = done_file.string();
+          if (!stored.contains("config") || !stored.contains("layers") || !stored.contains("run"))
+            throw OutputError(cat(what, ": not a compare cell (missing config, run or layers)"));
+          const std::string diff = first_difference(stored["config"], config);
+          if (!diff.empty()) {
+            throw OutputError(cat(what, ": this cell was run with other options (", diff,
+                                  "); use --force to run it again, or another --out"));
+          }
+          input.run = stored["run"];
+          input.layers = records_from_json(stored["layers"], what);
+          input.extra = stored.value("extra", Json::object());
+          ++summary.reused;
+        } else {
+          q.site.raster = std::make_shared<RasterCapture>();  // token 0 of the first coded site
+          input = runner(q);
+          ++summary.ran;
+        }
+        input.profiles = r.profiles;
+        input.run["compare_cell"] = cell.id;
+        const RenderedReport rendered = render_report(input);
+        cell.report = rendered.json;
+        flatten(input.extra, "", cell.extra);
+        // The cell's files; cell.json, the done marker, is renamed into place last.
+        const Json done{{"spikesim_compare_cell", 1},
+                        {"config", config},
+                        {"run", input.run},
+                        {"extra", input.extra},
+                        {"layers", records_json(input.layers)}};
+        std::vector<std::pair<std::string, std::string>> files = {{"report.json", cell.report.dump(2) + "\n"},
+                                                                  {"layers.csv", rendered.csv}};
+        if (input.raster) files.emplace_back("raster.json", raster_json(*input.raster).dump() + "\n");
+        files.emplace_back("cell.json", done.dump() + "\n");
+        write_files_atomic(dir, files);
+        cells.push_back(std::move(cell));
+        write_summary(cells, r);
+        if (r.progress != nullptr) r.progress->advance(1, cells.back().id);
+      }
+    }
+  }
+  return summary;
+}
+
+}  // namespace spikesim::sim

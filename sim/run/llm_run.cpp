@@ -1,0 +1,264 @@
+#include "sim/run/llm_run.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "models/error.hpp"
+#include "models/hf_llm.hpp"
+#include "models/llama2c.hpp"
+#include "base/text.hpp"
+
+namespace spikesim::sim {
+
+bool is_hf_checkpoint(const std::filesystem::path& model) {
+  return !models::hf_config_path(model).empty();
+}
+
+bool is_llama2c_checkpoint(const std::filesystem::path& model) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(model, ec)) return false;
+  const std::string ext = model.extension().string();
+  if (ext == ".safetensors" || ext == ".json" || ext == ".h5" || ext == ".hdf5") return false;
+  return models::looks_like_llama2c(model);
+}
+
+models::LlmModel load_llm(const std::filesystem::path& model) {
+  if (is_hf_checkpoint(model)) return models::load_hf_llm(model);
+  if (is_llama2c_checkpoint(model)) return models::load_llama2c(model);
+  throw models::ModelError(cat(model.string(),
+                               ": not an LLM checkpoint (expected a llama2.c .bin, or a directory / "
+                               ".safetensors with config.json)"));
+}
+
+std::optional<models::Tokenizer> load_llm_tokenizer(const std::filesystem::path& model,
+                                                    const std::string& explicit_file,
+                                                    std::int64_t vocab_size) {
+  if (!explicit_file.empty()) return models::Tokenizer::load(explicit_file, vocab_size);
+  std::error_code ec;
+  const std::filesystem::path dir = std::filesystem::is_directory(model, ec) ? model : model.parent_path();
+  const auto beside = dir / "tokenizer.bin";
+  if (std::filesystem::is_regular_file(beside, ec)) return models::Tokenizer::load(beside, vocab_size);
+  return std::nullopt;
+}
+
+namespace {
+
+std::string read_text_file(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw models::ModelError(cat(file, ": file not found"));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+std::vector<std::int32_t> read_token_ids(const std::string& file) {
+  std::string text = read_text_file(file);
+  std::replace(text.begin(), text.end(), ',', ' ');
+  std::istringstream in(text);
+  std::vector<std::int32_t> ids;
+  std::string word;
+  while (in >> word) {
+    std::size_t used = 0;
+    long long v = 0;  // NOLINT(google-runtime-int)
+    try {
+      v = std::stoll(word, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != word.size() || v < 0 || v > 0x7FFFFFFF) {
+      throw models::ModelError(cat(file, ": token ", ids.size(), " is '", word, "', expected a token id"));
+    }
+    ids.push_back(static_cast<std::int32_t>(v));
+  }
+  return ids;
+}
+
+LlmTokens llm_tokens(const LlmText& text, const std::optional<models::Tokenizer>& tokenizer,
+                     const models::LlmConfig& config) {
+  const int given =
+      (text.prompt.empty() ? 0 : 1) + (text.text_file.empty() ? 0 : 1) + (text.tokens_file.empty() ? 0 : 1);
+  if (given != 1) {
+    throw std::invalid_argument(
+        "an LLM run needs exactly one of --prompt TEXT, --text-file FILE, --tokens FILE");
+  }
+  LlmTokens out;
+  if (!text.tokens_file.empty()) {
+    out.ids = read_token_ids(text.tokens_file);
+    out.source = text.tokens_file;
+  } else {
+    if (!tokenizer) {
+      throw std::invalid_argument(
+          "no tokenizer for the text: pass --tokenizer FILE (llama2.c tokenizer .bin), put tokenizer.bin "
+          "beside the "
+          "model, or give token ids with --tokens FILE");
+    }
+    std::string s = text.prompt;
+    out.source = "prompt";
+    if (!text.text_file.empty()) {
+      s = read_text_file(text.text_file);
+      if (!s.empty() && s.back() == '\n')
+        s.pop_back();  // a text file's final newline is not part of the text
+      out.source = text.text_file;
+    }
+    out.ids = tokenizer->encode(s, true, false);
+  }
+  if (text.max_tokens > 0 && static_cast<std::int64_t>(out.ids.size()) > text.max_tokens) {
+    out.ids.resize(static_cast<std::size_t>(text.max_tokens));
+  }
+  if (static_cast<std::int64_t>(out.ids.size()) > config.seq_len) {
+    throw std::invalid_argument(
+        cat(out.source, ": ", out.ids.size(), " tokens exceed the model's context of ", config.seq_len,
+            " (use --max-tokens ", config.seq_len, " to keep the first ", config.seq_len, ")"));
+  }
+  if (out.ids.size() < 2) {
+    throw std::invalid_argument(
+        cat(out.source, ": ", out.ids.size(),
+            " token(s); teacher-forced fidelity needs at least 2 (BOS and one more)"));
+  }
+  return out;
+}
+
+Fidelity fidelity(std::span<const float> dense, std::span<const float> spiking,
+                  std::span<const std::int32_t> tokens, std::int64_t vocab) {
+  Fidelity f;
+  const auto v = static_cast<std::size_t>(vocab);
+  const std::size_t n = tokens.size();
+  if (n < 2) return f;
+  f.positions = static_cast<std::int64_t>(n - 1);
+  std::vector<double> ld(v);
+  std::vector<double> ls(v);
+  auto log_softmax = [v](const float* logits, std::vector<double>& out) {
+    double mx = -INFINITY;
+    for (std::size_t i = 0; i < v; ++i)
+      mx = std::max(mx, static_cast<double>(logits[i]));
+    double sum = 0.0;
+    for (std::size_t i = 0; i < v; ++i)
+      sum += std::exp(static_cast<double>(logits[i]) - mx);
+    const double lse = mx + std::log(sum);
+    for (std::size_t i = 0; i < v; ++i)
+      out[i] = static_cast<double>(logits[i]) - lse;
+  };
+  double kl_sum = 0.0;
+  double nll_d = 0.0;
+  double nll_s = 0.0;
+  double err = 0.0;
+  double norm = 0.0;
+  std::int64_t agree = 0;
+  std::int64_t hit_d = 0;
+  std::int64_t hit_s = 0;
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    const float* d = dense.data() + i * v;
+    const float* s = spiking.data() + i * v;
+    log_softmax(d, ld);
+    log_softmax(s, ls);
+    double kl = 0.0;
+    for (std::size_t j = 0; j < v; ++j) {
+      kl += std::exp(ld[j]) * (ld[j] - ls[j]);
+      const double e = static_cast<double>(s[j]) - static_cast<double>(d[j]);
+      err += e * e;
+      norm += static_cast<double>(d[j]) * static_cast<double>(d[j]);
+    }
+    kl = std::max(kl, 0.0);  // rounding can leave -1e-17
+    kl_sum += kl;
+    f.max_kl_nats = std::max(f.max_kl_nats, kl);
+    const auto top_d = static_cast<std::int32_t>(std::max_element(d, d + v) - d);
+    const auto top_s = static_cast<std::int32_t>(std::max_element(s, s + v) - s);
+    const auto next = static_cast<std::size_t>(tokens[i + 1]);
+    agree += top_d == top_s ? 1 : 0;
+    hit_d += top_d == tokens[i + 1] ? 1 : 0;
+    hit_s += top_s == tokens[i + 1] ? 1 : 0;
+    nll_d -= ld[next];
+    nll_s -= ls[next];
+  }
+  const auto p = static_cast<double>(f.positions);
+  f.top1_agreement = static_cast<double>(agree) / p;
+  f.mean_kl_nats = kl_sum / p;
+  f.perplexity_dense = std::exp(nll_d / p);
+  f.perplexity_spiking = std::exp(nll_s / p);
+  f.top1_accuracy_dense = static_cast<double>(hit_d) / p;
+  f.top1_accuracy_spiking = static_cast<double>(hit_s) / p;
+  f.logits_rel_error = norm > 0.0 ? std::sqrt(err / norm) : 0.0;
+  return f;
+}
+
+Json fidelity_json(const Fidelity& f) {
+  return Json{
+      {"positions", f.positions},
+      {"top1_agreement", f.top1_agreement},
+      {"mean_kl_nats", f.mean_kl_nats},
+      {"max_kl_nats", f.max_kl_nats},
+      {"perplexity_dense", f.perplexity_dense},
+      {"perplexity_spiking", f.perplexity_spiking},
+      {"top1_accuracy_dense", f.top1_accuracy_dense},
+      {"top1_accuracy_spiking", f.top1_accuracy_spiking},
+      {"logits_rel_error", f.logits_rel_error},
+      {"definitions",
+       {{"positions", "teacher-forced positions 0..n-2, each predicting the next token of the text"},
+        {"top1_agreement", "share of positions where dense and spiking argmax agree"},
+        {"mean_kl_nats", "mean over positions of KL(dense || spiking) of the next-token distributions"},
+        {"perplexity", "exp(mean negative log-likelihood of the text's next tokens)"},
+        {"top1_accuracy", "share of positions whose argmax is the text's next token"},
+        {"logits_rel_error", "||logits_spiking - logits_dense|| / ||logits_dense|| over all positions"}}}};
+}
+
+Json llm_config_json(const models::LlmConfig& c) {
+  return Json{{"architecture", c.architecture},
+              {"dim", c.dim},
+              {"hidden_dim", c.hidden_dim},
+              {"n_layers", c.n_layers},
+              {"n_heads", c.n_heads},
+              {"n_kv_heads", c.n_kv_heads},
+              {"head_dim", c.head_dim},
+              {"vocab_size", c.vocab_size},
+              {"seq_len", c.seq_len},
+              {"rope_theta", c.rope_theta},
+              {"rope_pairs", models::name(c.rope)},
+              {"norm_eps", c.norm_eps},
+              {"tied_classifier", c.tied_classifier},
+              {"qkv_bias", c.qkv_bias},
+              {"parameters", c.parameter_count()}};
+}
+
+ReportInput run_llm(const LlmRunRequest& r) {
+  const models::LlmModel model = load_llm(r.model);
+  const LlmSites sites = parse_llm_sites(r.sites);
+  const auto tokenizer = load_llm_tokenizer(r.model, r.tokenizer, model.config.vocab_size);
+  const LlmTokens tokens = llm_tokens(r.text, tokenizer, model.config);
+  const LlmPlan plan = lower_llm(model);
+
+  const std::size_t logits_size = tokens.ids.size() * static_cast<std::size_t>(model.config.vocab_size);
+  std::vector<float> dense(logits_size);    // [n][vocab]
+  std::vector<float> spiking(logits_size);  // [n][vocab]
+  {
+    LlmState state(plan);
+    llm_forward(plan, LlmRunConfig{}, state, tokens.ids, dense);
+  }
+  ReportInput report;
+  report.layers = llm_records(plan, sites);
+  {
+    LlmState state(plan);
+    llm_forward(plan, LlmRunConfig{sites, r.site}, state, tokens.ids, spiking, &report.layers);
+  }
+  Json coded = Json::array();
+  for (std::size_t s = 0; s < llm_site_count; ++s) {
+    if (sites.at(s)) coded.push_back(std::string("layers.*.") + std::string(name(static_cast<LlmSite>(s))));
+  }
+  report.run["llm"] = llm_config_json(model.config);
+  report.run["sites"] = llm_sites_string(sites);
+  report.run["coded_sites"] = coded;
+  report.run["tokenizer"] = tokenizer ? Json(tokenizer->file()) : Json(nullptr);
+  report.run["text_source"] = tokens.source;
+  report.run["tokens"] = tokens.ids.size();
+  Json f = fidelity_json(fidelity(dense, spiking, tokens.ids, model.config.vocab_size));
+  f["text_source"] = tokens.source;
+  f["tokens"] = tokens.ids.size();
+  report.extra["fidelity"] = f;
+  return report;
+}
+
+}  // namespace spikesim::sim
