@@ -25,8 +25,8 @@
 #include "coding/coded_tensor.hpp"
 #include "coding/scheme.hpp"
 #include "neurons/neuron.hpp"
-#include "sim/site/site.hpp"
 #include "sim/run/synthetic.hpp"
+#include "sim/site/site.hpp"
 
 using namespace spikesim;  // NOLINT(google-build-using-namespace): benchmark program
 

@@ -20,8 +20,8 @@
 #include "coding/scheme.hpp"
 #include "neurons/neuron.hpp"
 #include "sim/kernels/linear.hpp"
-#include "sim/site/site.hpp"
 #include "sim/run/synthetic.hpp"
+#include "sim/site/site.hpp"
 
 using namespace spikesim;  // NOLINT(google-build-using-namespace): benchmark program
 

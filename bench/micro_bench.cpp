@@ -14,8 +14,8 @@
 #include "coding/coded_tensor.hpp"
 #include "neurons/neuron.hpp"
 #include "sim/kernels/linear.hpp"
-#include "sim/site/site.hpp"
 #include "sim/run/synthetic.hpp"
+#include "sim/site/site.hpp"
 
 namespace spikesim {
 namespace {

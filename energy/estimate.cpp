@@ -230,8 +230,8 @@ std::optional<Range> sram_access_pj(const Constants& side, double bits) {
   return e;
 }
 
-Estimate estimate(const SiteCounters& counters, const HardwareProfile& profile,
-                  const MappingCounts& mapping, const LayerShape& shape) {
+Estimate estimate(const SiteCounters& counters, const HardwareProfile& profile, const MappingCounts& mapping,
+                  const LayerShape& shape) {
   Estimate e;
   if (profile.spiking) e.spiking = spiking_energy(counters, profile, mapping, shape);
   if (profile.dense) e.dense = dense_energy(counters, profile, shape);

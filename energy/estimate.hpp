@@ -32,8 +32,8 @@
 #include <string_view>
 #include <vector>
 
-#include "energy/profile.hpp"
 #include "base/counters.hpp"
+#include "energy/profile.hpp"
 
 namespace spikesim::energy {
 

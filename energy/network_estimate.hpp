@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "base/counters.hpp"
 #include "energy/estimate.hpp"
 #include "energy/mapping.hpp"
 #include "energy/profile.hpp"
-#include "base/counters.hpp"
 
 namespace spikesim::energy {
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "models/error.hpp"
 #include "base/text.hpp"
+#include "models/error.hpp"
 
 namespace spikesim::models {
 

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "models/hdf5_file.hpp"
 #include "base/text.hpp"
+#include "models/hdf5_file.hpp"
 
 namespace spikesim::models {
 

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "models/error.hpp"
 #include "base/text.hpp"
+#include "models/error.hpp"
 
 namespace spikesim::models {
 

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <memory>
 
-#include "models/error.hpp"
 #include "base/text.hpp"
+#include "models/error.hpp"
 
 namespace spikesim::models {
 

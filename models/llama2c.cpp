@@ -4,8 +4,8 @@
 #include <cstring>
 #include <fstream>
 
-#include "models/mapped_file.hpp"
 #include "base/text.hpp"
+#include "models/mapped_file.hpp"
 
 namespace spikesim::models {
 

@@ -1,7 +1,7 @@
 #include "models/llm.hpp"
 
-#include "models/check.hpp"
 #include "base/text.hpp"
+#include "models/check.hpp"
 
 namespace spikesim::models {
 

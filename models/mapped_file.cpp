@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "models/error.hpp"
 #include "base/text.hpp"
+#include "models/error.hpp"
 
 namespace spikesim::models {
 

@@ -10,8 +10,8 @@
 #include <map>
 #include <set>
 
-#include "models/check.hpp"
 #include "base/text.hpp"
+#include "models/check.hpp"
 
 namespace spikesim::models {
 

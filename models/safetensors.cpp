@@ -5,9 +5,9 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "base/text.hpp"
 #include "models/error.hpp"
 #include "models/mapped_file.hpp"
-#include "base/text.hpp"
 
 namespace spikesim::models {
 

@@ -2,9 +2,9 @@
 
 #include <cstring>
 
+#include "base/text.hpp"
 #include "models/error.hpp"
 #include "models/mapped_file.hpp"
-#include "base/text.hpp"
 
 namespace spikesim::models {
 

@@ -2,9 +2,9 @@
 
 #include <set>
 
+#include "base/text.hpp"
 #include "models/check.hpp"
 #include "models/hdf5_file.hpp"
-#include "base/text.hpp"
 
 namespace spikesim::models {
 

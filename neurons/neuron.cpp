@@ -3,10 +3,10 @@
 #include <array>
 #include <cmath>
 
+#include "base/text.hpp"
 #include "neurons/adaptive_threshold.hpp"
 #include "neurons/ilif.hpp"
 #include "neurons/lif.hpp"
-#include "base/text.hpp"
 
 namespace spikesim::neurons {
 

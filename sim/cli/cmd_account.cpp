@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "models/error.hpp"
-#include "sim/run/account.hpp"
 #include "sim/cli/cli.hpp"
+#include "sim/run/account.hpp"
 
 namespace spikesim::sim {
 

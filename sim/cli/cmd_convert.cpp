@@ -5,11 +5,11 @@
 #include <iostream>
 #include <sstream>
 
+#include "base/files.hpp"
+#include "base/text.hpp"
 #include "models/hf_llm.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/run/llm_run.hpp"
-#include "base/files.hpp"
-#include "base/text.hpp"
 
 namespace spikesim::sim {
 

@@ -3,10 +3,10 @@
 
 #include <iostream>
 
+#include "base/text.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/report/report.hpp"
 #include "sim/run/run_model.hpp"
-#include "base/text.hpp"
 
 namespace spikesim::sim {
 

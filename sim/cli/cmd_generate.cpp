@@ -2,10 +2,10 @@
 
 #include <iostream>
 
-#include "sim/cli/cli.hpp"
-#include "sim/run/llm_run.hpp"
-#include "sim/report/report.hpp"
 #include "base/text.hpp"
+#include "sim/cli/cli.hpp"
+#include "sim/report/report.hpp"
+#include "sim/run/llm_run.hpp"
 
 namespace spikesim::sim {
 

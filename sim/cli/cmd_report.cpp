@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <iostream>
 
-#include "sim/cli/cli.hpp"
 #include "base/files.hpp"
 #include "base/text.hpp"
+#include "sim/cli/cli.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX, for posix_spawn
 

@@ -4,12 +4,12 @@
 #include <memory>
 #include <stdexcept>
 
-#include "sim/cli/cli.hpp"
 #include "base/progress.hpp"
-#include "sim/site/raster.hpp"
+#include "base/text.hpp"
+#include "sim/cli/cli.hpp"
 #include "sim/report/report.hpp"
 #include "sim/run/run_model.hpp"
-#include "base/text.hpp"
+#include "sim/site/raster.hpp"
 
 namespace spikesim::sim {
 

@@ -5,9 +5,9 @@
 #include <map>
 #include <stdexcept>
 
+#include "base/text.hpp"
 #include "models/check.hpp"
 #include "models/error.hpp"
-#include "base/text.hpp"
 
 namespace spikesim::sim {
 

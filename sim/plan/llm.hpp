@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "models/llm.hpp"
-#include "sim/site/layer_record.hpp"
 #include "sim/kernels/linear.hpp"
+#include "sim/site/layer_record.hpp"
 #include "sim/site/site.hpp"
 
 namespace spikesim::sim {

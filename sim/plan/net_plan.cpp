@@ -7,8 +7,8 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "models/error.hpp"
 #include "base/text.hpp"
+#include "models/error.hpp"
 
 namespace spikesim::sim {
 

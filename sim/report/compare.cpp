@@ -7,13 +7,13 @@
 #include <set>
 #include <sstream>
 
+#include "base/files.hpp"
+#include "base/text.hpp"
 #include "coding/scheme.hpp"
 #include "models/error.hpp"
 #include "neurons/neuron.hpp"
-#include "base/files.hpp"
-#include "sim/site/raster.hpp"
 #include "sim/report/record_io.hpp"
-#include "base/text.hpp"
+#include "sim/site/raster.hpp"
 
 namespace spikesim::sim {
 

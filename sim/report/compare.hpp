@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "energy/profile.hpp"
 #include "base/progress.hpp"
+#include "energy/profile.hpp"
 #include "sim/report/report.hpp"
 #include "sim/run/run_model.hpp"
 #include "sim/site/site.hpp"

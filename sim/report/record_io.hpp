@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "sim/site/layer_record.hpp"
 #include "sim/report/report.hpp"
+#include "sim/site/layer_record.hpp"
 
 namespace spikesim::sim {
 

@@ -4,11 +4,11 @@
 #include <map>
 #include <sstream>
 
+#include "base/files.hpp"
 #include "coding/scheme.hpp"
 #include "energy/break_even.hpp"
 #include "energy/estimate.hpp"
 #include "energy/network_estimate.hpp"
-#include "base/files.hpp"
 
 namespace spikesim::sim {
 

@@ -9,10 +9,10 @@
 #include <memory>
 #include <optional>
 
+#include "base/text.hpp"
 #include "coding/scheme.hpp"
 #include "models/error.hpp"
 #include "models/hdf5_file.hpp"
-#include "base/text.hpp"
 
 namespace spikesim::sim {
 

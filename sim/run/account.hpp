@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "sim/report/report.hpp"
-#include "sim/site/site.hpp"
 #include "sim/run/synthetic.hpp"
+#include "sim/site/site.hpp"
 
 namespace spikesim::sim {
 

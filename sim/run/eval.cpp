@@ -4,9 +4,9 @@
 #include <cmath>
 #include <exception>
 
+#include "base/text.hpp"
 #include "models/error.hpp"
 #include "sim/run/net_run.hpp"
-#include "base/text.hpp"
 
 namespace spikesim::sim {
 

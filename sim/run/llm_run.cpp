@@ -6,10 +6,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "base/text.hpp"
 #include "models/error.hpp"
 #include "models/hf_llm.hpp"
 #include "models/llama2c.hpp"
-#include "base/text.hpp"
 
 namespace spikesim::sim {
 

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "base/counters.hpp"
-#include "sim/site/layer_record.hpp"
 #include "sim/plan/net_plan.hpp"
+#include "sim/site/layer_record.hpp"
 #include "sim/site/site.hpp"
 
 namespace spikesim::sim {

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "base/text.hpp"
 #include "models/error.hpp"
 #include "models/hdf5_file.hpp"
 #include "models/keras.hpp"
@@ -10,7 +11,6 @@
 #include "sim/run/eval.hpp"
 #include "sim/run/llm_run.hpp"
 #include "sim/run/net_run.hpp"
-#include "base/text.hpp"
 #include "sim/run/trace_run.hpp"
 
 namespace spikesim::sim {

@@ -6,9 +6,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/progress.hpp"
 #include "models/idx.hpp"
 #include "sim/plan/net_plan.hpp"
-#include "base/progress.hpp"
 #include "sim/report/report.hpp"
 #include "sim/site/site.hpp"
 

@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "base/progress.hpp"
 #include "models/events_file.hpp"
 #include "models/network.hpp"
-#include "sim/site/layer_record.hpp"
 #include "sim/kernels/linear.hpp"
-#include "base/progress.hpp"
+#include "sim/site/layer_record.hpp"
 #include "sim/site/site.hpp"
 
 namespace spikesim::sim {

@@ -11,10 +11,10 @@
 #include <stdexcept>
 #include <vector>
 
+#include "base/text.hpp"
 #include "coding/event_stream.hpp"
 #include "neurons/adaptive_threshold.hpp"
 #include "sim/site/raster.hpp"
-#include "base/text.hpp"
 
 namespace spikesim::sim {
 

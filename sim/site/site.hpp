@@ -7,9 +7,9 @@
 #include <span>
 #include <string_view>
 
+#include "base/counters.hpp"
 #include "coding/coded_tensor.hpp"
 #include "neurons/neuron.hpp"
-#include "base/counters.hpp"
 #include "sim/kernels/linear.hpp"
 
 namespace spikesim::sim {

@@ -9,9 +9,9 @@
 
 #include <fstream>
 
+#include "base/text.hpp"
 #include "models/error.hpp"
 #include "models/hf_llm.hpp"
-#include "base/text.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {

@@ -7,11 +7,11 @@
 #include <cmath>
 #include <limits>
 
+#include "base/text.hpp"
 #include "coding/coded_tensor.hpp"
 #include "neurons/neuron.hpp"
-#include "sim/site/site.hpp"
 #include "sim/run/synthetic.hpp"
-#include "base/text.hpp"
+#include "sim/site/site.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {

@@ -9,10 +9,10 @@
 #include <cmath>
 #include <limits>
 
-#include "neurons/neuron.hpp"
-#include "sim/site/site.hpp"
-#include "sim/run/synthetic.hpp"
 #include "base/text.hpp"
+#include "neurons/neuron.hpp"
+#include "sim/run/synthetic.hpp"
+#include "sim/site/site.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {
