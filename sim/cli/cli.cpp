@@ -67,9 +67,11 @@ void add_llm_text_options(CLI::App& cmd, LlmTextArgs& args) {
       ->check(CLI::ExistingFile);
   cmd.add_option("--max-tokens", args.max_tokens, "LLM: keep only the first N tokens")
       ->check(CLI::NonNegativeNumber);
-  cmd.add_option("--sites", args.sites,
-                 "LLM: coded sites per layer, comma-separated: qkv (q|k|v input), o, gateup (gate|up input), "
-                 "down; or all, none")
+  cmd.add_option(
+         "--sites", args.sites,
+         "Spike-coded sites, comma-separated, applied in order: glob patterns over site or projection "
+         "names (e.g. '*.attn_in', '*.q_proj'), '!PATTERN' to leave dense, default, all, none; LLM "
+         "shorthands qkv (q|k|v input), o, gateup (gate|up input), down, spikingbrain")
       ->capture_default_str();
 }
 
@@ -79,7 +81,7 @@ void apply_llm_text_args(const LlmTextArgs& args, RunRequest& request) {
   request.text_file = args.text_file;
   request.tokens_file = args.tokens_file;
   request.max_tokens = args.max_tokens;
-  request.sites = args.sites;
+  request.lower.sites.spec = args.sites;
 }
 
 void add_dataset_options(CLI::App& cmd, DatasetArgs& args, bool required) {
@@ -122,8 +124,8 @@ void apply_dataset_args(const DatasetArgs& args, RunRequest& request) {
   if (request.layout_given) request.preprocess.layout = models::parse_layout(args.layout);
   request.limit = args.limit;
   request.lower.batch = args.batch;
-  request.lower.code_input_layer = args.code_input_layer;
-  request.lower.dense_sites = {args.dense_sites.begin(), args.dense_sites.end()};
+  request.lower.sites.code_input_layer = args.code_input_layer;
+  request.lower.sites.dense_sites = args.dense_sites;
 }
 
 void add_hardware_option(CLI::App& cmd, std::vector<std::string>& names) {

@@ -5,6 +5,7 @@
 #include "models/events_file.hpp"
 #include "models/trace.hpp"
 #include "sim/cli/cli.hpp"
+#include "sim/plan/lower.hpp"
 #include "sim/run/trace_run.hpp"
 
 namespace spikesim::sim {
@@ -21,7 +22,7 @@ struct EncodeArgs {
 int encode(const EncodeArgs& a) {
   const SiteConfig config = site_config(a.coding);
   const models::Network network = models::load_trace(a.trace);
-  const auto layers = encode_trace(lower_trace(network), config);
+  const auto layers = encode_trace(lower_network(network), config);
   models::write_events(a.out, layers, a.trace);
   if (!a.quiet) {
     std::uint64_t events = 0;

@@ -82,15 +82,15 @@ class Eval : public ::testing::Test {
     // known exactly: 50 %.
     models::Dataset data = models::load_idx_dataset(dir_ / "images.gz", "");
     const models::Network net = models::load_onnx(dir_ / "cnn.onnx");
-    const sim::NetPlan plan = sim::lower_network(net);
-    sim::PlanState state(plan);
+    const sim::Plan plan = sim::lower_network(net);
+    sim::RunState state(plan);
     std::vector<std::uint8_t> labels;
     for (int i = 0; i < n_images; ++i) {
       std::vector<float> x(64);
       models::Preprocess pre;
       pre.scale = 1.0 / 255.0;
       models::preprocess(data, i, 1, pre, x);
-      const auto y = sim::run_dense(plan, state, x);
+      const auto y = sim::execute(plan, state, sim::PlanInput::of_values(x));
       const auto pred = static_cast<std::uint8_t>(std::max_element(y.begin(), y.end()) - y.begin());
       dense_pred_.push_back(pred);
       labels.push_back(i % 2 == 0 ? pred : static_cast<std::uint8_t>((pred + 1) % 3));

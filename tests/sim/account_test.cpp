@@ -1,6 +1,6 @@
 // 7B-scale accounting on a tiny config, against counts computed another way (the same activations run
-// through run_coded_linear on materialised random weights of the same shapes, and explicit MAC loops), plus
-// chunk, thread and token-count invariances and the trace path.
+// through the site driver (run_site) on materialised random weights of the same shapes, and explicit MAC
+// loops), plus chunk, thread and token-count invariances and the trace path.
 
 #include "sim/run/account.hpp"
 
@@ -12,6 +12,7 @@
 #include "base/text.hpp"
 #include "models/error.hpp"
 #include "models/hf_llm.hpp"
+#include "sim/site/synapse.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {
@@ -145,7 +146,7 @@ TEST(Account, EqualsRunningTheSameActivationsThroughMaterialisedLayers) {
         const std::int64_t n = std::min(req.chunk_tokens, req.tokens - t0);
         const std::vector<float> x = source.tokens(t0, n);
         std::vector<float> y(static_cast<std::size_t>(n * site.out));
-        run_coded_linear(layer, x, n, req.site, y, expected, "x");
+        run_site({&layer, nullptr}, x, n, req.site, y, expected, {layer.name, "x", 0, {}, true});
       }
       const LayerRecord& r = record(acc, cat("layers.", l, ".", name(site.p)));
       EXPECT_TRUE(r.coded);

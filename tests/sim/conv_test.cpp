@@ -10,6 +10,8 @@
 #include <cmath>
 
 #include "coding/event_stream.hpp"
+#include "neurons/neuron.hpp"
+#include "sim/site/synapse.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {
@@ -226,7 +228,7 @@ TEST(ConvSite, CountersFollowTheFanOut) {
     cfg.coding.scheme = scheme;
     SiteCounters c;
     std::vector<float> y(static_cast<std::size_t>(samples * g.out_size()));
-    run_coded_conv(conv, x, samples, cfg, y, c, "x");
+    run_site({nullptr, &conv}, x, samples, cfg, y, c, {"c", "x", 0, {}, true});
     // Walk the explicit event stream: each event reaches the brute-force fan-out of its neuron.
     const auto coded = coding::prepare(neurons::fire(cfg.neuron, x, samples, g.in_size()), cfg.coding, "x");
     const auto events = coding::encode(coded);

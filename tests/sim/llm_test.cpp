@@ -2,8 +2,6 @@
 // dense logits; decode with the KV cache equals the batched prefill; fused sites count spikes once and SOPs
 // over the whole fan-out; ops left dense are counted as dense and uncoded MACs.
 
-#include "sim/plan/llm.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -22,13 +20,14 @@ class LlmRun : public ::testing::Test {
  protected:
   void SetUp() override {
     test::write_hf(dir_ / "m", test::tiny_llm(test::tiny_config("Qwen2ForCausalLM"), 31));
-    plan_ = lower_llm(models::load_hf_llm(dir_ / "m"));
+    model_ = models::load_hf_llm(dir_ / "m");
+    plan_ = lower_llm(model_, {"qkv,o,gateup,down", false, {}});
   }
-  std::vector<float> logits(const LlmRunConfig& cfg, std::vector<LayerRecord>* records = nullptr) const {
-    LlmState state(plan_);
-    std::vector<float> out(tokens.size() * 300);
-    llm_forward(plan_, cfg, state, tokens, out, records);
-    return out;
+  // Dense logits when `site` is null, else the spiking run with the plan's coded sites.
+  std::vector<float> logits(const SiteConfig* site, std::vector<LayerRecord>* records = nullptr) const {
+    ExecOptions options;
+    options.site = site;
+    return llm_logits(plan_, tokens, options, records);
   }
   static double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
     double err = 0.0;
@@ -39,44 +38,49 @@ class LlmRun : public ::testing::Test {
     }
     return std::sqrt(err / norm);
   }
-  static LlmRunConfig spiking(coding::Scheme scheme, double k, LlmSites sites = {true, true, true, true}) {
-    LlmRunConfig cfg;
-    cfg.coded = sites;
-    cfg.site.coding.scheme = scheme;
-    cfg.site.neuron.k = k;
+  static SiteConfig spiking(coding::Scheme scheme, double k) {
+    SiteConfig cfg;
+    cfg.coding.scheme = scheme;
+    cfg.neuron.k = k;
     return cfg;
   }
   test::ScratchDir dir_;
-  LlmPlan plan_;
+  models::LlmModel model_;
+  Plan plan_;
 };
 
 TEST_F(LlmRun, LargeKConvergesToDenseLogits) {
-  const std::vector<float> dense = logits({});
+  const std::vector<float> dense = logits(nullptr);
   for (const coding::Scheme scheme :
        {coding::Scheme::ternary, coding::Scheme::bitwise, coding::Scheme::bitwise_twos}) {
     SCOPED_TRACE(coding::name(scheme));
     double previous = INFINITY;
     for (const double k : {3.0, 30.0, 300.0, 3000.0}) {
-      const double e = rel_error(logits(spiking(scheme, k)), dense);
+      const SiteConfig cfg = spiking(scheme, k);
+      const double e = rel_error(logits(&cfg), dense);
       EXPECT_LT(e, previous) << "k " << k;
       previous = e;
     }
     EXPECT_LT(previous, 1e-3);  // k = 3000: V_th = mean|x| / 3000
-    EXPECT_GT(rel_error(logits(spiking(scheme, 3.0)), dense), 1e-3);
+    const SiteConfig cfg = spiking(scheme, 3.0);
+    EXPECT_GT(rel_error(logits(&cfg), dense), 1e-3);
   }
   // No coded site: the spiking run is the dense run.
-  EXPECT_EQ(logits(spiking(coding::Scheme::ternary, 3.0, {})), dense);
+  select_sites(plan_, {"none", false, {}});
+  const SiteConfig cfg = spiking(coding::Scheme::ternary, 3.0);
+  EXPECT_EQ(logits(&cfg), dense);
 }
 
 TEST_F(LlmRun, DecodeWithKvCacheEqualsPrefill) {
+  const SiteConfig site = spiking(coding::Scheme::bitwise, 3.0);
   for (const bool coded : {false, true}) {
     SCOPED_TRACE(coded ? "spiking" : "dense");
-    const LlmRunConfig cfg = coded ? spiking(coding::Scheme::bitwise, 3.0) : LlmRunConfig{};
-    const std::vector<float> batch = logits(cfg);
-    LlmState state(plan_);
-    std::vector<float> one(300);
+    ExecOptions options;
+    options.site = coded ? &site : nullptr;
+    const std::vector<float> batch = llm_logits(plan_, tokens, options);
+    RunState state(plan_);
     for (std::size_t i = 0; i < tokens.size(); ++i) {
-      llm_forward(plan_, cfg, state, std::span(tokens).subspan(i, 1), one);
+      const auto one = execute(plan_, state, PlanInput::of_tokens(std::span(tokens).subspan(i, 1)), options);
       for (std::size_t v = 0; v < 300; ++v)
         ASSERT_NEAR(one[v], batch[i * 300 + v], 1e-4 * std::max(1.0F, std::fabs(batch[i * 300 + v]))) << i;
     }
@@ -85,9 +89,10 @@ TEST_F(LlmRun, DecodeWithKvCacheEqualsPrefill) {
 }
 
 TEST_F(LlmRun, RecordsCountFusedSitesAndDenseOps) {
-  const LlmSites sites = parse_llm_sites("qkv,gateup");
-  std::vector<LayerRecord> records = llm_records(plan_, sites);
-  (void)logits(spiking(coding::Scheme::ternary, 3.0, sites), &records);
+  select_sites(plan_, {"qkv,gateup", false, {}});
+  std::vector<LayerRecord> records = plan_records(plan_);
+  const SiteConfig site = spiking(coding::Scheme::ternary, 3.0);
+  (void)logits(&site, &records);
   const auto n = static_cast<std::uint64_t>(tokens.size());
   ASSERT_EQ(records.size(), 1 + 2 * 9 + 2U);
   EXPECT_EQ(records.front().name, "embed");
@@ -115,7 +120,7 @@ TEST_F(LlmRun, RecordsCountFusedSitesAndDenseOps) {
     } else {
       EXPECT_FALSE(r.coded);
       EXPECT_EQ(c.uncoded_macs, c.dense_macs);
-      EXPECT_EQ(c.tokens, r.name == "embed" ? n : n);
+      EXPECT_EQ(c.tokens, n);
     }
     if (r.kind == "attention") attention_macs += c.dense_macs;
   }
@@ -123,33 +128,38 @@ TEST_F(LlmRun, RecordsCountFusedSitesAndDenseOps) {
   EXPECT_EQ(attention_macs, 2U * 2U * 16U * (n * (n + 1) / 2));
 }
 
-TEST_F(LlmRun, SitesParseAndPrint) {
-  EXPECT_EQ(parse_llm_sites("qkv,o,gateup"), spikingbrain_sites);
-  EXPECT_EQ(llm_sites_string(parse_llm_sites("down,qkv")), "qkv,down");
-  EXPECT_EQ(llm_sites_string(parse_llm_sites("all")), "qkv,o,gateup,down");
-  EXPECT_EQ(llm_sites_string(parse_llm_sites("none")), "none");
-  EXPECT_THROW((void)parse_llm_sites("qkv,ffn"), std::invalid_argument);
-  EXPECT_THROW((void)parse_llm_sites(""), std::invalid_argument);
+TEST_F(LlmRun, SiteSelectionVocabulary) {
+  auto coded = [&](const std::string& spec) {
+    select_sites(plan_, {spec, false, {}});
+    return plan_.sites(true);
+  };
+  const std::vector<std::string> sb{"layers.0.attn_in", "layers.0.attn_out", "layers.0.mlp_in",
+                                    "layers.1.attn_in", "layers.1.attn_out", "layers.1.mlp_in"};
+  EXPECT_EQ(coded("default"), sb);
+  EXPECT_EQ(coded("spikingbrain"), sb);
+  EXPECT_EQ(coded("qkv,o,gateup"), sb);
+  EXPECT_EQ(coded("*.q_proj"), (std::vector<std::string>{"layers.0.attn_in", "layers.1.attn_in"}));
+  EXPECT_EQ(coded("!layers.1.*"),
+            (std::vector<std::string>{"layers.0.attn_in", "layers.0.attn_out", "layers.0.mlp_in"}));
+  EXPECT_EQ(coded("all,!lm_head,!*.mlp_out").size(), 6U);
+  EXPECT_EQ(coded("all").size(), 9U);  // 4 sites per layer and lm_head
+  EXPECT_TRUE(coded("none").empty());
+  EXPECT_THROW((void)coded("qkv,ffn"), models::ModelError);  // matches no site
 }
 
 TEST_F(LlmRun, GenerationIsGreedyAndStopsAtContext) {
-  const auto out = llm_generate(plan_, {}, std::vector<std::int32_t>{1}, 200, false);
-  EXPECT_EQ(static_cast<std::int64_t>(out.size()), plan_.config.seq_len);  // the context is full
+  const auto out = llm_generate(plan_, std::vector<std::int32_t>{1}, {200, false, 1, 2});
+  EXPECT_EQ(static_cast<std::int64_t>(out.size()), model_.config.seq_len);  // the context is full
   // Each generated token is the argmax of the teacher-forced logits of the sequence so far.
-  LlmState state(plan_);
-  std::vector<float> l(out.size() * 300);
-  llm_forward(plan_, {}, state, out, l);
+  const std::vector<float> l = llm_logits(plan_, out);
   for (std::size_t i = 0; i + 1 < out.size(); ++i) {
     const auto* row = l.data() + i * 300;
     EXPECT_EQ(std::max_element(row, row + 300) - row, out[i + 1]) << i;
   }
-  LlmState full(plan_);
-  std::vector<float> too_many((plan_.config.seq_len + 1) * 300);
-  const std::vector<std::int32_t> long_seq(static_cast<std::size_t>(plan_.config.seq_len + 1), 5);
-  EXPECT_THROW(llm_forward(plan_, {}, full, long_seq, too_many), std::invalid_argument);
+  const std::vector<std::int32_t> long_seq(static_cast<std::size_t>(model_.config.seq_len + 1), 5);
+  EXPECT_THROW((void)llm_logits(plan_, long_seq), std::invalid_argument);
   const std::vector<std::int32_t> bad{1, 300};
-  std::vector<float> two(2 * 300);
-  EXPECT_THROW(llm_forward(plan_, {}, full, bad, two), std::invalid_argument);
+  EXPECT_THROW((void)llm_logits(plan_, bad), std::invalid_argument);
 }
 
 TEST(LlmFidelity, MetricsOnKnownLogits) {

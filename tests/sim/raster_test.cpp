@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "coding/coded_tensor.hpp"
-#include "sim/site/site.hpp"
+#include "sim/site/synapse.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {
@@ -25,8 +25,8 @@ TEST(Raster, CapturesTheRequestedTokenOfTheRequestedSiteAcrossCalls) {
   std::vector<float> second;
   for (int call = 0; call < 2; ++call) {
     const auto x = test::gaussian(static_cast<std::size_t>(4 * in), 10 + static_cast<std::uint32_t>(call));
-    run_coded_linear(q, x, 4, config, y, c, "q");
-    run_coded_linear(k, x, 4, config, y, c, "k");
+    run_site({&q, nullptr}, x, 4, config, y, c, {q.name, "q", 4 * call, {}, true});
+    run_site({&k, nullptr}, x, 4, config, y, c, {k.name, "k", 4 * call, {}, true});
     if (call == 1) second = x;
   }
   const auto r = config.raster->raster();
@@ -57,8 +57,8 @@ TEST(Raster, DefaultsToTheFirstSiteAndReportsRowsSeen) {
   t.value = {1, -2, 0, 0, 0, 2};
   t.scale = {0.5F, 0.25F};
   t.zero_point = {0, 0};
-  capture.offer("first", t);
-  capture.offer("second", t);
+  capture.offer("first", t, 0);
+  capture.offer("second", t, 0);
   const auto r = capture.raster();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->site, "first");
@@ -67,9 +67,29 @@ TEST(Raster, DefaultsToTheFirstSiteAndReportsRowsSeen) {
   EXPECT_FLOAT_EQ(r->v_th, 0.5F);
 
   RasterCapture late("first", 7);
-  late.offer("first", t);
+  late.offer("first", t, 0);
   EXPECT_FALSE(late.raster());
   EXPECT_EQ(late.rows_seen(), 2);
+}
+
+// Rows coded in parallel arrive in any order: the raster is the row with the requested absolute index.
+TEST(Raster, RowIndexDoesNotDependOnArrivalOrder) {
+  coding::CodedTensor a;
+  a.scheme = coding::Scheme::ternary;
+  a.steps = 1;
+  a.rows = 1;
+  a.cols = 2;
+  a.value = {1, 0};
+  a.scale = {1.0F};
+  a.zero_point = {0};
+  coding::CodedTensor b = a;
+  b.value = {0, -1};
+  RasterCapture capture("s", 1);
+  capture.offer("s", b, 1);  // row 1 first
+  capture.offer("s", a, 0);
+  ASSERT_TRUE(capture.raster());
+  EXPECT_EQ(capture.raster()->count, (std::vector<std::int32_t>{0, -1}));
+  EXPECT_EQ(capture.rows_seen(), 2);
 }
 
 }  // namespace

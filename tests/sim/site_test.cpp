@@ -1,12 +1,11 @@
 // Counters of a coded site: closed forms against explicit counting over the encoded event stream.
 
-#include "sim/site/site.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "coding/event_stream.hpp"
+#include "sim/site/synapse.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {
@@ -75,8 +74,8 @@ TEST(RunCodedLinear, AccumulatesCountersAndFidelity) {
   cfg.coding.scheme = coding::Scheme::binary;
   SiteCounters c;
   std::vector<float> y(static_cast<std::size_t>(tokens * out));
-  run_coded_linear(layer, x, tokens, cfg, y, c, "x");
-  run_coded_linear(layer, x, tokens, cfg, y, c, "x");
+  run_site({&layer, nullptr}, x, tokens, cfg, y, c, {layer.name, "x", 0, {}, true});
+  run_site({&layer, nullptr}, x, tokens, cfg, y, c, {layer.name, "x", 0, {}, true});
   EXPECT_EQ(c.calls, 2U);
   EXPECT_EQ(c.tokens, 32U);
   EXPECT_EQ(c.dense_macs, static_cast<std::uint64_t>(2 * tokens * in * out));
@@ -93,7 +92,7 @@ TEST(RunCodedLinear, AccumulatesCountersAndFidelity) {
   // A finer threshold (larger k) reconstructs better.
   cfg.neuron.k = 50.0;
   SiteCounters fine;
-  run_coded_linear(layer, x, tokens, cfg, y, fine, "x");
+  run_site({&layer, nullptr}, x, tokens, cfg, y, fine, {layer.name, "x", 0, {}, true});
   EXPECT_LT(std::sqrt(fine.reconstruction_sq_err / fine.input_sq_norm), recon / 5.0);
 }
 
@@ -109,8 +108,8 @@ TEST(RunCodedLinear, ReferenceAndFastEnginesCountTheSame) {
   SiteCounters cr;
   std::vector<float> yf(60);
   std::vector<float> yr(60);
-  run_coded_linear(layer, x, 10, fast, yf, cf, "x");
-  run_coded_linear(layer, x, 10, ref, yr, cr, "x");
+  run_site({&layer, nullptr}, x, 10, fast, yf, cf, {layer.name, "x", 0, {}, true});
+  run_site({&layer, nullptr}, x, 10, ref, yr, cr, {layer.name, "x", 0, {}, true});
   EXPECT_EQ(cf.sops, cr.sops);
   EXPECT_EQ(cf.spikes, cr.spikes);
   for (std::size_t i = 0; i < yf.size(); ++i)

@@ -1,4 +1,4 @@
-#include "sim/plan/net_plan.hpp"
+#include "sim/plan/lower.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,9 @@
 #include <stdexcept>
 
 #include "base/text.hpp"
+#include "models/check.hpp"
 #include "models/error.hpp"
+#include "sim/plan/fuse.hpp"
 
 namespace spikesim::sim {
 
@@ -27,8 +29,9 @@ class Lowering {
     plan_.source = net.source;
   }
 
-  NetPlan run() {
+  Plan run() {
     const auto order = net_.execution_order();
+    plan_.kind = kind_of(order);
     std::vector<models::Vertex> outputs;
     for (const models::Vertex v : order) {
       const models::Op& op = net_.graph[v];
@@ -38,12 +41,15 @@ class Lowering {
           continue;
         }
         const int id = lower(v, op);
-        values_of_[v] = id;
-        if (id >= 0) value(id).consumers = static_cast<int>(boost::out_degree(v, net_.graph));
+        if (!values_of_.contains(v)) values_of_[v] = {id};
+        for (const int out : values_of_[v]) {
+          if (out >= 0) value(out).consumers = static_cast<int>(boost::out_degree(v, net_.graph));
+        }
       } catch (const std::invalid_argument& e) {
         fail(op, e.what());
       }
     }
+    if (plan_.kind == PlanKind::trace) return std::move(plan_);
     if (plan_.input < 0) throw models::ModelError(cat(plan_.source, ": the model has no input"));
     if (outputs.empty()) throw models::ModelError(cat(plan_.source, ": the model has no output"));
     const models::Vertex first = *std::min_element(outputs.begin(), outputs.end());
@@ -54,11 +60,21 @@ class Lowering {
     if (out.constant) fail(out_op, "the model output does not depend on the input");
     if (plan_.batch > 1 && !out.sample_major)
       fail(out_op, "samples are not contiguous in the output; run with a batch of 1");
-    check_dense_sites();
     return std::move(plan_);
   }
 
  private:
+  // Token plans start from token ids, traces from recorded activations; anything else is a network.
+  PlanKind kind_of(const std::vector<models::Vertex>& order) const {
+    for (const models::Vertex v : order) {
+      const models::Op& op = net_.graph[v];
+      if (op.kind != OpKind::input) continue;
+      if (op.strings.contains("input") && op.strings.at("input") == "token_ids") return PlanKind::tokens;
+      if (op.tensors.contains("value")) return PlanKind::trace;
+    }
+    return PlanKind::network;
+  }
+
   [[noreturn]] void fail(const models::Op& op, const std::string& why) const {
     throw models::ModelError(cat(plan_.source, ": op '", op.name, "' (",
                                  op.source_op.empty() ? std::string(models::name(op.kind)) : op.source_op,
@@ -66,11 +82,20 @@ class Lowering {
   }
 
   PlanValue& value(int id) { return plan_.values[sz(id)]; }
+  [[nodiscard]] const PlanValue& value(int id) const { return plan_.values[sz(id)]; }
 
   // Value id on input `slot` of v, or -1 when the slot is empty.
   int input_of(models::Vertex v, int slot) const {
     for (auto [e, end] = boost::in_edges(v, net_.graph); e != end; ++e) {
-      if (net_.graph[*e].slot == slot) return values_of_.at(boost::source(*e, net_.graph));
+      if (net_.graph[*e].slot != slot) continue;
+      const std::vector<int>& outs = values_of_.at(boost::source(*e, net_.graph));
+      const auto output = static_cast<std::size_t>(net_.graph[*e].output);
+      if (output >= outs.size()) {
+        throw std::invalid_argument(cat("input ", slot, " reads output ", output, " of '",
+                                        net_.graph[boost::source(*e, net_.graph)].name, "', which has ",
+                                        outs.size()));
+      }
+      return outs[output];
     }
     return -1;
   }
@@ -112,7 +137,7 @@ class Lowering {
     v.name = name;
     v.shape = shape;
     v.slot = static_cast<int>(plan_.slot_size.size());
-    plan_.slot_size.push_back(ops::numel(shape));
+    plan_.slot_size.push_back(ops::numel(shape) / plan_.batch);  // per row (sample or token)
     return add_value(std::move(v));
   }
   int add_constant(const std::string& name, const Shape& shape, std::vector<float> data) {
@@ -157,20 +182,18 @@ class Lowering {
       for (const int id : step.in)
         ins.emplace_back(value(id).data);
       std::vector<float> out(sz(ops::numel(shape)));
-      run_step_dense(step, ins, out);
+      run_step_dense(step, ins, {std::span<float>(out)});
       return add_constant(step.name, shape, std::move(out));
     }
-    const bool synaptic = step.kind == StepKind::conv || step.kind == StepKind::linear;
+    const bool synaptic = step.synaptic();
     const int id = add_runtime(step.name, shape);
     PlanValue& pv = value(id);
     pv.after_site = after_site || synaptic;
     pv.sample_major = sample_major;
-    step.out = id;
+    step.out = {id};
     if (synaptic) {
       const PlanValue& x = value(step.in[0]);
       step.input_layer = !x.after_site;
-      step.coded =
-          (!step.input_layer || options_.code_input_layer) && !options_.dense_sites.contains(step.name);
       if (plan_.batch > 1 && !x.sample_major)
         throw std::invalid_argument("samples are not contiguous in this site's input; run with a batch of 1");
       pv.site_step = static_cast<int>(plan_.steps.size());
@@ -179,10 +202,11 @@ class Lowering {
     return id;
   }
 
-  Step make_step(StepKind kind, const models::Op& op, std::vector<int> in) const {
+  Step make_step(StepParams params, const models::Op& op, std::vector<int> in) const {
     Step s;
-    s.kind = kind;
+    s.params = std::move(params);
     s.name = op.name;
+    if (op.ints.contains("index")) s.index = op.ints.at("index");
     s.op = op.source_op.empty() ? std::string(models::name(op.kind)) : op.source_op;
     s.in = std::move(in);
     return s;
@@ -257,19 +281,36 @@ class Lowering {
         return add_view(op.name, x, value(x).shape, op);
       }
       case OpKind::linear:
-      case OpKind::output:
-      // LLM ops come only from the LLM loaders and are lowered by sim/llm.cpp.
+        return lower_linear(v, op);
       case OpKind::embedding:
+        return lower_embedding(v, op);
       case OpKind::rmsnorm:
+        return lower_rmsnorm(v, op);
       case OpKind::rope:
+        return lower_rope(v, op);
       case OpKind::attention:
+        return lower_attention(v, op);
       case OpKind::silu_mul:
+        return lower_silu_mul(v, op);
+      case OpKind::output:
         break;
     }
-    fail(op, "op kind not supported in a general network");
+    fail(op, "op kind not supported here");
   }
 
   int lower_input(const models::Op& op) {
+    if (plan_.kind == PlanKind::trace) return lower_recorded(op);
+    if (plan_.kind == PlanKind::tokens) {
+      if (plan_.input >= 0) fail(op, "a second token input");
+      PlanValue v;  // token ids: read by the embedding from the run's tokens, no float buffer
+      v.name = op.name;
+      v.shape = {1, 1};
+      plan_.input = add_value(std::move(v));
+      plan_.input_name = op.name;
+      plan_.vocab = op.ints.at("vocab");
+      plan_.context = op.ints.at("context");
+      return plan_.input;
+    }
     if (plan_.input >= 0)
       fail(op,
            cat("the model has a second input (first: '", plan_.input_name, "'); spikesim feeds one input"));
@@ -380,11 +421,11 @@ class Lowering {
       if (static_cast<std::int64_t>(bias.size()) != g.out_channels)
         fail(op, cat("bias B has ", bias.size(), " values but W has ", g.out_channels, " output channels"));
     }
-    Step s = make_step(StepKind::conv, op, {xi});
-    s.conv = std::make_shared<ConvWeights>(ConvWeights::lower(op.name, g, w.data, bias));
-    s.macs_per_sample = g.macs_per_sample() * (x[0] / plan_.batch);
-    s.in_per_sample = g.in_size() * (x[0] / plan_.batch);
-    s.out_per_sample = g.out_size() * (x[0] / plan_.batch);
+    Step s = make_step(ConvStep{std::make_shared<ConvWeights>(ConvWeights::lower(op.name, g, w.data, bias))},
+                       op, {xi});
+    s.macs_per_row = g.macs_per_sample() * (x[0] / plan_.batch);
+    s.in_per_row = g.in_size() * (x[0] / plan_.batch);
+    s.out_per_row = g.out_size() * (x[0] / plan_.batch);
     s.weights = g.weight_count() + static_cast<std::int64_t>(bias.size());
     const Shape out =
         spatial == 2 ? Shape{x[0], g.out_channels, g.out_h, g.out_w} : Shape{x[0], g.out_channels, g.out_w};
@@ -398,13 +439,17 @@ class Lowering {
     if (x.empty() || x.back() != k)
       fail(op, cat("input has shape ", shape_str(x), " but the weight expects ", k,
                    " features in the last dimension"));
-    Step s = make_step(StepKind::linear, op, {xi});
-    s.linear =
-        std::make_shared<LinearWeights>(LinearWeights::from_row_major(op.name, w_row_major, n, k, bias));
-    s.rows = ops::numel(x) / k;
-    s.macs_per_sample = s.rows * n * k / plan_.batch;
-    s.in_per_sample = k;
-    s.out_per_sample = n;
+    const std::int64_t rows = ops::numel(x) / k;
+    Step s = make_step(LinearStep{std::make_shared<LinearWeights>(
+                                      LinearWeights::from_row_major(op.name, w_row_major, n, k, bias)),
+                                  {n},
+                                  plan_.kind == PlanKind::tokens ? 0 : rows},
+                       op, {xi});
+    s.members = {op.name};
+    if (op.strings.contains("site")) s.site = op.strings.at("site");
+    s.macs_per_row = rows * n * k / plan_.batch;
+    s.in_per_row = k;
+    s.out_per_row = n;
     s.weights = n * k + static_cast<std::int64_t>(bias.size());
     Shape out = x;
     out.back() = n;
@@ -413,15 +458,13 @@ class Lowering {
 
   int emit_transpose(const models::Op& op, int xi, Shape perm, const std::string& suffix) {
     const Shape x = value(xi).shape;
-    Step s = make_step(StepKind::transpose, op, {xi});
+    Step s = make_step(TransposeStep{perm, x}, op, {xi});
     s.name += suffix;
-    s.perm = perm;
-    s.in_shape = x;
     Shape out(x.size());
     for (std::size_t d = 0; d < x.size(); ++d)
       out[d] = x[sz(perm[d])];
-    s.in_per_sample = per_sample(x);
-    s.out_per_sample = s.in_per_sample;
+    s.in_per_row = per_sample(x);
+    s.out_per_row = s.in_per_row;
     return emit(std::move(s), out);
   }
 
@@ -443,20 +486,16 @@ class Lowering {
     const Shape a_batch(a.begin(), a.end() - 2);
     const Shape b_batch(b.begin(), b.end() - 2);
     const Shape out_batch = ops::broadcast_shapes(a_batch, b_batch, "matmul batch dimensions");
-    Step s = make_step(StepKind::matmul, op, {ai, bi});
+    Step s = make_step(MatmulStep{out_batch, ops::broadcast_strides(a_batch, out_batch),
+                                  ops::broadcast_strides(b_batch, out_batch), m, k, n},
+                       op, {ai, bi});
     s.name += suffix;
-    s.m = m;
-    s.k = k;
-    s.n = n;
-    s.out_shape = out_batch;
-    s.a_strides = ops::broadcast_strides(a_batch, out_batch);
-    s.b_strides = ops::broadcast_strides(b_batch, out_batch);
     Shape out = out_batch;
     if (!a_vec) out.push_back(m);
     if (!b_vec) out.push_back(n);
-    s.macs_per_sample = ops::numel(out_batch) * m * k * n / plan_.batch;
-    s.in_per_sample = per_sample(value(ai).shape);
-    s.out_per_sample = ops::numel(out) / plan_.batch;
+    s.macs_per_row = ops::numel(out_batch) * m * k * n / plan_.batch;
+    s.in_per_row = per_sample(value(ai).shape);
+    s.out_per_row = ops::numel(out) / plan_.batch;
     return emit(std::move(s), out);
   }
 
@@ -464,15 +503,20 @@ class Lowering {
     const Shape& a = value(ai).shape;
     const Shape& b = value(bi).shape;
     const Shape out = ops::broadcast_shapes(a, b, "element-wise inputs");
-    Step s = make_step(StepKind::binary, op, {ai, bi});
+    BinaryStep p{kind, out, ops::broadcast_strides(a, out), ops::broadcast_strides(b, out), false};
+    // Token plans: a residual add of two [rows][width] values, element by element whatever the rows.
+    p.rows_elementwise =
+        plan_.kind == PlanKind::tokens && a == b && !value(ai).constant && !value(bi).constant;
+    if (plan_.kind == PlanKind::tokens && !p.rows_elementwise)
+      throw std::invalid_argument(cat("element-wise inputs ", shape_str(a), " and ", shape_str(b),
+                                      " must be two token-row values of one shape"));
+    Step s = make_step(std::move(p), op, {ai, bi});
     s.name += suffix;
-    s.binary = kind;
-    s.out_shape = out;
-    s.a_strides = ops::broadcast_strides(a, out);
-    s.b_strides = ops::broadcast_strides(b, out);
-    s.elementwise_per_sample = ops::numel(out) / plan_.batch;
-    s.in_per_sample = s.elementwise_per_sample;
-    s.out_per_sample = s.elementwise_per_sample;
+    // LLM residual adds are not counted yet (the common cost table counts them).
+    s.counted = plan_.kind != PlanKind::tokens;
+    s.elementwise_per_row = ops::numel(out) / plan_.batch;
+    s.in_per_row = s.elementwise_per_row;
+    s.out_per_row = s.elementwise_per_row;
     return emit(std::move(s), out);
   }
 
@@ -572,11 +616,12 @@ class Lowering {
     const PlanValue& cv = value(c);
     if (xv.site_step < 0 || xv.consumers != 1 || !cv.constant) return -1;
     Step& site = plan_.steps[sz(xv.site_step)];
+    if (plan_.kind == PlanKind::tokens) return -1;
     const Shape& xs = xv.shape;
     const Shape& cs = cv.shape;
     if (cs.size() > xs.size()) return -1;
     // The channel axis: 1 for conv outputs [N, M, ...], the last one for linear outputs.
-    const std::size_t channel_axis = site.kind == StepKind::conv ? 1 : xs.size() - 1;
+    const std::size_t channel_axis = site.kind() == StepKind::conv ? 1 : xs.size() - 1;
     const std::int64_t channels = xs[channel_axis];
     std::int64_t c_channels = 1;
     for (std::size_t k = 0; k < cs.size(); ++k) {
@@ -588,7 +633,8 @@ class Lowering {
       }
     }
     if (c_channels != 1 && c_channels != channels) return -1;
-    std::vector<float>& bias = site.kind == StepKind::conv ? site.conv->bias : site.linear->bias;
+    std::vector<float>& bias = site.kind() == StepKind::conv ? site.as<ConvStep>().weights->bias
+                                                             : site.as<LinearStep>().weights->bias;
     if (bias.empty()) bias.assign(sz(channels), 0.0F);
     for (std::int64_t m = 0; m < channels; ++m)
       bias[sz(m)] += static_cast<float>(sign * static_cast<double>(cv.data[c_channels == 1 ? 0 : sz(m)]));
@@ -615,23 +661,23 @@ class Lowering {
 
   int lower_unary(models::Vertex v, const models::Op& op) {
     const int xi = need(v, op, 0, "X");
-    Step s = make_step(StepKind::unary, op, {xi});
+    UnaryStep u;
     switch (op.kind) {
       case OpKind::relu:
-        s.unary = ops::Unary::relu;
+        u.op = ops::Unary::relu;
         break;
       case OpKind::leaky_relu:
-        s.unary = ops::Unary::leaky_relu;
-        s.unary_params.alpha = static_cast<float>(op.floats.contains("alpha") ? op.floats.at("alpha") : 0.01);
+        u.op = ops::Unary::leaky_relu;
+        u.params.alpha = static_cast<float>(op.floats.contains("alpha") ? op.floats.at("alpha") : 0.01);
         break;
       case OpKind::sigmoid:
-        s.unary = ops::Unary::sigmoid;
+        u.op = ops::Unary::sigmoid;
         break;
       case OpKind::tanh:
-        s.unary = ops::Unary::tanh;
+        u.op = ops::Unary::tanh;
         break;
       default: {  // clip
-        s.unary = ops::Unary::clip;
+        u.op = ops::Unary::clip;
         float lo = -std::numeric_limits<float>::infinity();
         float hi = std::numeric_limits<float>::infinity();
         if (op.floats.contains("min")) lo = static_cast<float>(op.floats.at("min"));
@@ -644,15 +690,16 @@ class Lowering {
             fail(op, cat(slot == 1 ? "min" : "max", " must be a scalar, has ", vals.size(), " values"));
           (slot == 1 ? lo : hi) = vals[0];
         }
-        s.unary_params.lo = lo;
-        s.unary_params.hi = hi;
+        u.params.lo = lo;
+        u.params.hi = hi;
         break;
       }
     }
+    Step s = make_step(u, op, {xi});
     const Shape x = value(xi).shape;
-    s.elementwise_per_sample = per_sample(x);
-    s.in_per_sample = s.elementwise_per_sample;
-    s.out_per_sample = s.elementwise_per_sample;
+    s.elementwise_per_row = per_sample(x);
+    s.in_per_row = s.elementwise_per_row;
+    s.out_per_row = s.elementwise_per_row;
     return emit(std::move(s), x);
   }
 
@@ -666,17 +713,20 @@ class Lowering {
     const bool ceil_mode = op.ints.contains("ceil_mode") && op.ints.at("ceil_mode") != 0;
     const bool is_max = op.kind == OpKind::max_pool;
     const auto [wh, ww] = windows(op, x, kernel, ceil_mode, is_max);
-    Step s = make_step(is_max ? StepKind::max_pool : StepKind::average_pool, op, {xi});
-    s.pool.h = wh;
-    s.pool.w = ww;
-    s.pool.count_include_pad = op.ints.contains("count_include_pad") && op.ints.at("count_include_pad") != 0;
-    s.outer = x[0] * x[1];
+    PoolStep p;
+    p.pool.h = wh;
+    p.pool.w = ww;
+    p.pool.count_include_pad = op.ints.contains("count_include_pad") && op.ints.at("count_include_pad") != 0;
+    p.planes = x[0] * x[1];
+    p.max = is_max;
+    const std::int64_t planes_per_sample = p.planes / plan_.batch;
+    const std::int64_t taps = ops::pool_taps(p.pool);
+    Step s = make_step(std::move(p), op, {xi});
     const Shape out = spatial == 2 ? Shape{x[0], x[1], wh.out, ww.out} : Shape{x[0], x[1], ww.out};
-    const std::int64_t planes_per_sample = s.outer / plan_.batch;
-    s.elementwise_per_sample = ops::pool_taps(s.pool) * planes_per_sample;
-    if (!is_max) s.elementwise_per_sample += per_sample(out);  // the divisions
-    s.in_per_sample = per_sample(x);
-    s.out_per_sample = per_sample(out);
+    s.elementwise_per_row = taps * planes_per_sample;
+    if (!is_max) s.elementwise_per_row += per_sample(out);  // the divisions
+    s.in_per_row = per_sample(x);
+    s.out_per_row = per_sample(out);
     return emit(std::move(s), out);
   }
 
@@ -684,14 +734,12 @@ class Lowering {
     const int xi = need(v, op, 0, "X");
     const Shape x = value(xi).shape;
     if (x.size() < 3) fail(op, cat("input has shape ", shape_str(x), " but expected [N, C, spatial...]"));
-    Step s = make_step(StepKind::global_average_pool, op, {xi});
-    s.outer = x[0] * x[1];
-    s.len = prod(x, 2, x.size());
+    Step s = make_step(GlobalPoolStep{x[0] * x[1], prod(x, 2, x.size())}, op, {xi});
     Shape out = x;
     std::fill(out.begin() + 2, out.end(), 1);
-    s.elementwise_per_sample = per_sample(x) + per_sample(out);
-    s.in_per_sample = per_sample(x);
-    s.out_per_sample = per_sample(out);
+    s.elementwise_per_row = per_sample(x) + per_sample(out);
+    s.in_per_row = per_sample(x);
+    s.out_per_row = per_sample(out);
     return emit(std::move(s), out);
   }
 
@@ -714,23 +762,23 @@ class Lowering {
       }
       p.push_back(&vals);
     }
-    Step s = make_step(StepKind::batch_norm, op, {xi});
-    s.scale.resize(sz(params));
-    s.shift.resize(sz(params));
+    BatchNormStep bn;
+    bn.scale.resize(sz(params));
+    bn.shift.resize(sz(params));
     for (std::size_t c = 0; c < sz(params); ++c) {
       const double var = static_cast<double>((*p[3])[c]);
       if (var + eps <= 0.0)
         fail(op, cat("var + epsilon = ", var + eps, " at channel ", c, " is not positive"));
       const double a = static_cast<double>((*p[0])[c]) / std::sqrt(var + eps);
-      s.scale[c] = static_cast<float>(a);
-      s.shift[c] = static_cast<float>(static_cast<double>((*p[1])[c]) - static_cast<double>((*p[2])[c]) * a);
+      bn.scale[c] = static_cast<float>(a);
+      bn.shift[c] = static_cast<float>(static_cast<double>((*p[1])[c]) - static_cast<double>((*p[2])[c]) * a);
     }
-    s.outer = x[0];
-    s.len = channels;
-    s.inner = inner;
-    s.macs_per_sample = per_sample(x);  // y = x * scale + shift: one MAC per element
-    s.in_per_sample = per_sample(x);
-    s.out_per_sample = s.in_per_sample;
+    bn.channels = channels;
+    bn.inner = inner;
+    Step s = make_step(std::move(bn), op, {xi});
+    s.macs_per_row = per_sample(x);  // y = x * scale + shift: one MAC per element
+    s.in_per_row = per_sample(x);
+    s.out_per_row = s.in_per_row;
     s.weights = 2 * params;
     return emit(std::move(s), x);
   }
@@ -834,7 +882,7 @@ class Lowering {
       ins.push_back(need(v, op, slot, "input"));
     const Shape first = value(ins[0]).shape;
     const std::int64_t axis = axis_of(op.ints.at("axis"), first.size());
-    Step s = make_step(StepKind::concat, op, ins);
+    ConcatStep cs;
     Shape out = first;
     out[sz(axis)] = 0;
     for (const int id : ins) {
@@ -844,13 +892,14 @@ class Lowering {
         ok = d == sz(axis) || sh[d] == first[d];
       if (!ok)
         fail(op, cat("input shapes ", shape_str(first), " and ", shape_str(sh), " differ off axis ", axis));
-      s.sizes.push_back(sh[sz(axis)]);
+      cs.sizes.push_back(sh[sz(axis)]);
       out[sz(axis)] += sh[sz(axis)];
     }
-    s.outer = prod(first, 0, sz(axis));
-    s.inner = prod(first, sz(axis) + 1, first.size());
-    s.in_per_sample = per_sample(out);
-    s.out_per_sample = s.in_per_sample;
+    cs.outer = prod(first, 0, sz(axis));
+    cs.inner = prod(first, sz(axis) + 1, first.size());
+    Step s = make_step(std::move(cs), op, ins);
+    s.in_per_row = per_sample(out);
+    s.out_per_row = s.in_per_row;
     const int id = emit(std::move(s), out);
     // Along axis 0 samples no longer sit in one slice each.
     if (!value(id).constant && axis == 0) value(id).sample_major = false;
@@ -861,133 +910,190 @@ class Lowering {
     const int xi = need(v, op, 0, "input");
     const Shape x = value(xi).shape;
     const std::int64_t axis = axis_of(op.ints.at("axis"), x.size());
-    Step s = make_step(StepKind::softmax, op, {xi});
-    s.log = op.kind == OpKind::log_softmax;
-    s.outer = prod(x, 0, sz(axis));
+    SoftmaxStep sm;
+    sm.log = op.kind == OpKind::log_softmax;
+    sm.outer = prod(x, 0, sz(axis));
     if (op.ints.contains("coerce_2d") && op.ints.at("coerce_2d") != 0) {
-      s.len = prod(x, sz(axis), x.size());
-      s.inner = 1;
+      sm.len = prod(x, sz(axis), x.size());
+      sm.inner = 1;
     } else {
-      s.len = x[sz(axis)];
-      s.inner = prod(x, sz(axis) + 1, x.size());
+      sm.len = x[sz(axis)];
+      sm.inner = prod(x, sz(axis) + 1, x.size());
     }
-    s.elementwise_per_sample = 3 * per_sample(x);  // exponent, sum, divide per element
-    s.in_per_sample = per_sample(x);
-    s.out_per_sample = s.in_per_sample;
+    Step s = make_step(sm, op, {xi});
+    s.elementwise_per_row = 3 * per_sample(x);  // exponent, sum, divide per element
+    s.in_per_row = per_sample(x);
+    s.out_per_row = s.in_per_row;
     const int id = emit(std::move(s), x);
     if (!value(id).constant && axis == 0) value(id).sample_major = false;
     return id;
   }
 
-  void check_dense_sites() {
-    std::set<std::string> sites;
-    for (const Step& s : plan_.steps) {
-      if (s.kind == StepKind::conv || s.kind == StepKind::linear) sites.insert(s.name);
+  // --- decoder LLM ops (token plans) and traces ---
+
+  // Values of a tensor as floats, checked finite: f16 / bf16 are widened.
+  std::vector<float> float_values(const models::Tensor& t) const {
+    std::vector<float> v = t.to_f32();
+    models::check_finite(v, t.shape, plan_.source, "tensor '" + t.name + "'");
+    return v;
+  }
+  const models::Tensor& tensor(const models::Op& op, const std::string& role) const {
+    const auto it = op.tensors.find(role);
+    if (it == op.tensors.end()) fail(op, cat("no ", role, " tensor"));
+    return net_.tensor(it->second);
+  }
+  std::int64_t width_of(int id) const { return value(id).shape.back(); }
+  std::int64_t int_attr(const models::Op& op, const char* key) const {
+    const auto it = op.ints.find(key);
+    if (it == op.ints.end()) fail(op, cat("attribute '", key, "' missing"));
+    return it->second;
+  }
+
+  // A trace layer's recorded input: read in place from the trace's storage, never folded.
+  int lower_recorded(const models::Op& op) {
+    const models::Tensor& t = net_.tensor(op.tensors.at("value"));
+    PlanValue v;
+    v.name = op.name;
+    v.shape = t.shape;
+    v.recorded = t.f32();
+    return add_value(std::move(v));
+  }
+
+  int lower_linear(models::Vertex v, const models::Op& op) {
+    const int xi = need(v, op, 0, "input");
+    const models::Tensor& w = tensor(op, "weight");
+    if (w.shape.size() != 2) fail(op, cat("weight has shape ", shape_str(w.shape), ", expected [out, in]"));
+    std::vector<float> bias;
+    if (op.tensors.contains("bias")) {
+      const models::Tensor& b = tensor(op, "bias");
+      models::check_shape(b.shape, {w.shape[0]}, plan_.source, "tensor '" + b.name + "'",
+                          "out of the weight");
+      bias = float_values(b);
     }
-    for (const auto& name : options_.dense_sites) {
-      if (sites.contains(name)) continue;
-      std::string known;
-      for (const auto& s : sites)
-        known += (known.empty() ? "" : ", ") + s;
-      throw models::ModelError(cat(plan_.source, ": --dense-site '", name,
-                                   "' is not a synaptic site of the model (sites: ", known, ")"));
+    return emit_linear(op, xi, float_values(w), w.shape[0], w.shape[1], bias);
+  }
+
+  int lower_embedding(models::Vertex v, const models::Op& op) {
+    (void)need(v, op, 0, "token ids");
+    const models::Tensor& t = tensor(op, "weight");
+    if (t.shape.size() != 2) fail(op, cat("table has shape ", shape_str(t.shape), ", expected [vocab, dim]"));
+    EmbeddingStep e;
+    e.vocab = t.shape[0];
+    e.dim = t.shape[1];
+    if (t.dtype == models::DType::f32) {
+      e.table = t.f32();
+      models::check_finite(e.table, t.shape, plan_.source, "tensor '" + t.name + "'");
+    } else {
+      e.widened = float_values(t);
+      e.table = e.widened;
     }
+    const std::int64_t vocab = e.vocab;
+    const std::int64_t dim = e.dim;
+    Step s = make_step(std::move(e), op, {plan_.input});
+    // The widened table moved with the step: point the view at its new home.
+    auto& moved = s.as<EmbeddingStep>();
+    if (!moved.widened.empty()) moved.table = moved.widened;
+    s.in_per_row = vocab;
+    s.out_per_row = dim;
+    s.weights = vocab * dim;
+    return emit(std::move(s), {1, dim});
+  }
+
+  int lower_rmsnorm(models::Vertex v, const models::Op& op) {
+    const int xi = need(v, op, 0, "input");
+    const models::Tensor& t = tensor(op, "weight");
+    const std::int64_t dim = width_of(xi);
+    models::check_shape(t.shape, {dim}, plan_.source, "tensor '" + t.name + "'", "width of the input");
+    RmsNormStep n{float_values(t), op.floats.contains("epsilon") ? op.floats.at("epsilon") : 1e-5};
+    Step s = make_step(std::move(n), op, {xi});
+    s.in_per_row = dim;
+    s.out_per_row = dim;
+    s.weights = dim;
+    s.macs_per_row = 2 * dim;
+    return emit(std::move(s), value(xi).shape);
+  }
+
+  int lower_rope(models::Vertex v, const models::Op& op) {
+    const int inputs = slots_of(v);
+    if (inputs < 1 || inputs > 2) fail(op, cat(inputs, " inputs, expected q [, k]"));
+    RopeStep r;
+    r.head_dim = int_attr(op, "head_dim");
+    r.interleaved = int_attr(op, "interleaved") != 0;
+    r.tables = ops::rope_tables(int_attr(op, "context"), r.head_dim,
+                                op.floats.contains("theta") ? op.floats.at("theta") : 10000.0);
+    std::vector<int> ins;
+    std::int64_t width = 0;
+    for (int slot = 0; slot < inputs; ++slot) {
+      const int id = need(v, op, slot, slot == 0 ? "q" : "k");
+      const std::int64_t heads = int_attr(op, slot == 0 ? "heads" : "kv_heads");
+      if (width_of(id) != heads * r.head_dim)
+        fail(op, cat("input ", slot, " has ", width_of(id), " features, expected ", heads, " heads x ",
+                     r.head_dim));
+      r.heads.push_back(heads);
+      ins.push_back(id);
+      width += width_of(id);
+    }
+    Step s = make_step(std::move(r), op, ins);
+    s.in_per_row = width;
+    s.out_per_row = width;
+    s.macs_per_row = 2 * width;
+    std::vector<int> outs;
+    for (const int id : ins)
+      outs.push_back(add_runtime(cat(op.name, "/", value(id).name), value(id).shape));
+    s.out = outs;
+    plan_.steps.push_back(std::move(s));
+    values_of_[v] = outs;
+    return outs[0];
+  }
+
+  int lower_attention(models::Vertex v, const models::Op& op) {
+    const int qi = need(v, op, 0, "q");
+    const int ki = need(v, op, 1, "k");
+    const int vi = need(v, op, 2, "v");
+    AttentionStep a{int_attr(op, "heads"), int_attr(op, "kv_heads"), int_attr(op, "head_dim"),
+                    int_attr(op, "context")};
+    if (a.heads < 1 || a.kv_heads < 1 || a.heads % a.kv_heads != 0)
+      fail(op, cat(a.heads, " query heads are not a multiple of ", a.kv_heads, " key/value heads"));
+    const std::int64_t q_dim = a.heads * a.head_dim;
+    const std::int64_t kv_dim = a.kv_heads * a.head_dim;
+    if (width_of(qi) != q_dim || width_of(ki) != kv_dim || width_of(vi) != kv_dim)
+      fail(op, cat("q / k / v have ", width_of(qi), " / ", width_of(ki), " / ", width_of(vi),
+                   " features, expected ", q_dim, " / ", kv_dim, " / ", kv_dim));
+    Step s = make_step(a, op, {qi, ki, vi});
+    s.in_per_row = q_dim + 2 * kv_dim;
+    s.out_per_row = q_dim;
+    return emit(std::move(s), {1, q_dim});
+  }
+
+  int lower_silu_mul(models::Vertex v, const models::Op& op) {
+    const int gi = need(v, op, 0, "gate");
+    const int ui = need(v, op, 1, "up");
+    if (value(gi).shape != value(ui).shape)
+      fail(op, cat("gate ", shape_str(value(gi).shape), " and up ", shape_str(value(ui).shape), " differ"));
+    const std::int64_t hidden = width_of(gi);
+    Step s = make_step(SiluMulStep{}, op, {gi, ui});
+    s.in_per_row = 2 * hidden;
+    s.out_per_row = hidden;
+    s.macs_per_row = 2 * hidden;
+    return emit(std::move(s), value(gi).shape);
   }
 
   const models::Network& net_;
   const LowerOptions& options_;
-  NetPlan plan_;
-  std::map<models::Vertex, int> values_of_;
+  Plan plan_;
+  std::map<models::Vertex, std::vector<int>> values_of_;
 };
 
 }  // namespace
 
-std::string_view name(StepKind kind) {
-  switch (kind) {
-    case StepKind::conv:
-      return "conv";
-    case StepKind::linear:
-      return "linear";
-    case StepKind::matmul:
-      return "matmul";
-    case StepKind::binary:
-      return "elementwise";
-    case StepKind::unary:
-      return "activation";
-    case StepKind::max_pool:
-      return "max_pool";
-    case StepKind::average_pool:
-      return "average_pool";
-    case StepKind::global_average_pool:
-      return "global_average_pool";
-    case StepKind::batch_norm:
-      return "batch_norm";
-    case StepKind::transpose:
-      return "transpose";
-    case StepKind::concat:
-      return "concat";
-    case StepKind::softmax:
-      return "softmax";
-  }
-  return "?";
-}
-
-std::vector<std::string> NetPlan::sites(bool coded) const {
-  std::vector<std::string> out;
-  for (const Step& s : steps) {
-    if ((s.kind == StepKind::conv || s.kind == StepKind::linear) && s.coded == coded) out.push_back(s.name);
-  }
-  return out;
-}
-
-NetPlan lower_network(const models::Network& network, const LowerOptions& options) {
+Plan lower_network(const models::Network& network, const LowerOptions& options) {
   if (options.batch < 1)
     throw models::ModelError(cat(network.source, ": batch must be >= 1, got ", options.batch));
-  return Lowering(network, options).run();
-}
-
-void run_step_dense(const Step& s, const std::vector<std::span<const float>>& ins, std::span<float> out) {
-  switch (s.kind) {
-    case StepKind::conv: {
-      const std::int64_t images = static_cast<std::int64_t>(ins[0].size()) / s.conv->geometry.in_size();
-      conv_dense_forward(*s.conv, ins[0], images, out);
-      return;
-    }
-    case StepKind::linear:
-      dense_forward(*s.linear, ins[0], static_cast<std::int64_t>(ins[0].size()) / s.linear->in, out);
-      return;
-    case StepKind::matmul:
-      ops::matmul(s.out_shape, s.a_strides, s.b_strides, s.m, s.k, s.n, ins[0], ins[1], out);
-      return;
-    case StepKind::binary:
-      ops::binary(s.binary, ins[0], s.a_strides, ins[1], s.b_strides, s.out_shape, out);
-      return;
-    case StepKind::unary:
-      ops::unary(s.unary, s.unary_params, ins[0], out);
-      return;
-    case StepKind::max_pool:
-      ops::max_pool(s.pool, s.outer, ins[0], out);
-      return;
-    case StepKind::average_pool:
-      ops::average_pool(s.pool, s.outer, ins[0], out);
-      return;
-    case StepKind::global_average_pool:
-      ops::global_average_pool(s.outer, s.len, ins[0], out);
-      return;
-    case StepKind::batch_norm:
-      ops::batch_norm(static_cast<std::int64_t>(ins[0].size()) / (s.len * s.inner), s.len, s.inner, s.scale,
-                      s.shift, ins[0], out);
-      return;
-    case StepKind::transpose:
-      ops::transpose(s.in_shape, s.perm, ins[0], out);
-      return;
-    case StepKind::concat:
-      ops::concat(s.outer, s.inner, s.sizes, ins, out);
-      return;
-    case StepKind::softmax:
-      ops::softmax(s.outer, s.len, s.inner, s.log, ins[0], out);
-      return;
-  }
+  Plan plan = Lowering(network, options).run();
+  plan.storage = network.storage;
+  fuse_shared_inputs(plan);
+  select_sites(plan, options.sites);
+  return plan;
 }
 
 }  // namespace spikesim::sim
