@@ -144,7 +144,7 @@ def markdown(result):
     head = "| target | published | " + " | ".join(f"{k} (err)" for k in fits) + " | sigma 2.25 generator |"
     rows = [head, "|" + "---|" * (len(fits) + 3)]
     for i, name in enumerate(result["target_names"]):
-        cells = [name, f"{result['targets'][i]:.4f}"]
+        cells = [name.replace("|", "\\|"), f"{result['targets'][i]:.4f}"]
         for k, f in fits.items():
             cells.append(f"{f['stats_3584'][i]:.4f} ({f['error_3584'][i]:+.4f})")
         b = base["stats_3584_values"] if i < 10 else None

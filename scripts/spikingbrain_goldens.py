@@ -92,6 +92,7 @@ def main(argv=None):
                 continue
             with open(path) as f:
                 golden = json.load(f)
+            before = len(failures)
             if golden["files"] != result["files"]:
                 failures.append(f"{name}: checkpoint bytes differ from the golden's SHA-256 "
                                 f"(generator changed or not deterministic)")
@@ -104,7 +105,7 @@ def main(argv=None):
             if golden["generated_tokens"] != result["generated_tokens"]:
                 failures.append(f"{name}: greedy tokens {result['generated_tokens']} != golden "
                                 f"{golden['generated_tokens']}")
-            print(f"{name}: ok" if not failures else f"{name}: checked")
+            print(f"{name}: {'ok' if len(failures) == before else 'FAILED'}")
         for bname, message in BROKEN_MESSAGES.items():
             try:
                 ref.run(os.path.join(root, "broken", bname), tokens[:4])

@@ -182,7 +182,7 @@ class Config:
             raise CheckpointError(f"{path}: hidden_act {self.hidden_act!r} not supported (swish/silu)")
         if self.use_short_conv:
             raise CheckpointError(f"{path}: use_short_conv=true is not supported (the release uses false; its "
-                                  f"short-conv decode path does not carry the conv state, gla_attention.py:161)")
+                                  f"short-conv decode path never stores updated conv states, gla_attention.py:125-127, :162)")
         if self.attn_mode not in ("chunk", "fused_recurrent", "fused_chunk"):
             raise CheckpointError(f"{path}: attn_mode {self.attn_mode!r} (gla_attention.py:69 allows chunk, "
                                   f"fused_recurrent, fused_chunk)")
