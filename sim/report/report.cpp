@@ -36,6 +36,18 @@ Json breakdown_json(const energy::Breakdown& b, bool with_latency) {
   j["total"] = range_json(b.total_pj);
   if (with_latency) j["latency_ns"] = range_json(b.latency_ns);
   j["uncharged"] = b.uncharged;
+  if (!b.dense_points.empty()) {  // measured dense profiles only: the point(s) the dense side was priced at
+    Json points = Json::array();
+    for (const energy::DensePoint& d : b.dense_points) {
+      points.push_back(Json{{"tokens_per_call", d.tokens_per_call},
+                            {"basis", d.basis},
+                            {"measured_between", Json::array({d.measured_below, d.measured_above})},
+                            {"clamped", d.clamped},
+                            {"e_mac_pj", range_json(d.e_mac_pj)},
+                            {"e_weight_byte_pj", range_json(d.e_weight_byte_pj)}});
+    }
+    j["dense_point"] = points;
+  }
   return j;
 }
 
@@ -265,6 +277,26 @@ Json profile_json(const energy::HardwareProfile& p) {
          {"dense_weights_per_token", p.dense_weights_per_token}};
   if (p.spiking) j["spiking"] = constants_json(*p.spiking);
   if (p.dense) j["dense"] = constants_json(*p.dense);
+  if (p.dense_measured) {
+    const energy::DenseMeasurement& m = *p.dense_measured;
+    Json points = Json::array();
+    for (const energy::MeasuredPoint& pt : m.points) {
+      points.push_back(Json{{"tokens_per_call", pt.tokens_per_call},
+                            {"e_mac_pj", range_json(pt.e_mac_pj)},
+                            {"e_weight_byte_pj", range_json(pt.e_weight_byte_pj)},
+                            {"power_w", pt.power_w},
+                            {"tflops", pt.tflops},
+                            {"repeats", pt.repeats}});
+    }
+    j["dense_measured"] = Json{{"points", points},
+                               {"excludes_idle", m.excludes_idle},
+                               {"idle_power_w", m.idle_power_w},
+                               {"gpu", m.gpu},
+                               {"date", m.date},
+                               {"command", m.command},
+                               {"log", m.log},
+                               {"source", m.source}};
+  }
   if (p.chip) {
     Json chip{{"routing", energy::name(p.chip->routing)}};
     for (const auto& [key, c] : p.chip->entries) {
