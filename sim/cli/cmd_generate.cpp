@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "base/text.hpp"
+#include "energy/estimate.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/report/report.hpp"
 #include "sim/run/llm_run.hpp"
@@ -77,7 +78,9 @@ int generate(const GenerateArgs& a) {
                       {"neuron", neurons::name(c.neuron.kind)},
                       {"k", c.neuron.k},
                       {"sites", sites},
-                      {"llm", llm_config_json(model.config)}};
+                      {"llm", llm_config_json(model.config)},
+                      // Decoding: one token per call after the prompt (energy/estimate.hpp tokens_per_call).
+                      {"tokens_per_call", energy::tokens_per_call(energy::RunKind::generate, 0, 0, 0)}};
     report.extra["generation"] = Json{{"prompt_tokens", prompt.size()},
                                       {"generated_tokens", tokens.size() - prompt.size()},
                                       {"tokens", tokens},

@@ -91,10 +91,15 @@ std::vector<ProfileResult> estimate_all(const ReportInput& input) {
     a.spikes_per_input = l.spikes_per_input;
     activity.push_back(a);
   }
+  // How the run called the dense projections (profiles measured per tokens per call price by it); stored in
+  // the run object, so a re-rendered stored run (compare cells) is priced the same.
+  energy::DenseContext dense;
+  if (const auto it = input.run.find("tokens_per_call"); it != input.run.end() && it->is_number())
+    dense.tokens_per_call = it->get<double>();
   std::vector<ProfileResult> out;
   out.reserve(input.profiles.size());
   for (const auto& p : input.profiles)
-    out.push_back({&p, energy::estimate_network(activity, p)});
+    out.push_back({&p, energy::estimate_network(activity, p, dense)});
   return out;
 }
 

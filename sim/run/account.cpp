@@ -11,6 +11,7 @@
 
 #include "base/text.hpp"
 #include "coding/scheme.hpp"
+#include "energy/estimate.hpp"
 #include "models/error.hpp"
 #include "models/hdf5_file.hpp"
 
@@ -445,6 +446,9 @@ AccountResult account(const AccountRequest& request) {
                            {"shape", shape_json(shape)},
                            {"tokens", tokens},
                            {"chunk_tokens", chunk},
+                           {"tokens_per_call", energy::tokens_per_call(energy::RunKind::account,
+                                                                       static_cast<std::uint64_t>(tokens), 0,
+                                                                       static_cast<std::uint64_t>(chunk))},
                            {"sequence_tokens", sequence},
                            {"activations", activations}};
   add_coding_json(result.report.run, c);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "base/text.hpp"
+#include "energy/estimate.hpp"
 #include "models/error.hpp"
 #include "models/hf_llm.hpp"
 #include "models/llama2c.hpp"
@@ -296,6 +297,8 @@ ReportInput run_llm(const LlmRunRequest& r) {
   report.run["tokenizer"] = tokenizer ? Json(tokenizer->file()) : Json(nullptr);
   report.run["text_source"] = tokens.source;
   report.run["tokens"] = tokens.ids.size();
+  // Teacher forcing: the whole text is one call (energy/estimate.hpp tokens_per_call).
+  report.run["tokens_per_call"] = energy::tokens_per_call(energy::RunKind::run, tokens.ids.size(), 1, 0);
   Json f = fidelity_json(fidelity(dense, spiking, tokens.ids, model.config.vocab_size));
   f["text_source"] = tokens.source;
   f["tokens"] = tokens.ids.size();

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "base/text.hpp"
+#include "energy/estimate.hpp"
 #include "models/error.hpp"
 #include "models/hdf5_file.hpp"
 #include "models/keras.hpp"
@@ -101,6 +102,8 @@ ReportInput run_network(const RunRequest& request, ModelKind kind) {
   report.run["samples"] = data.samples;
   report.run["input"] = {{"name", plan.input_name}, {"shape", plan.input_shape}};
   report.run["batch"] = plan.batch;
+  report.run["tokens_per_call"] =
+      energy::tokens_per_call(energy::RunKind::eval, 0, 0, static_cast<std::uint64_t>(plan.batch));
   report.run["preprocess"] = {
       {"scale", pre.scale}, {"mean", pre.mean}, {"std", pre.std}, {"layout", models::name(pre.layout)}};
   report.run["code_input_layer"] = request.lower.sites.code_input_layer;

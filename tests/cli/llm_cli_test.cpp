@@ -109,6 +109,42 @@ TEST_F(LlmCli, GenerateWritesTextAndReport) {
   EXPECT_TRUE(r["generation"]["text"].is_string());
 }
 
+// The measured GPU profile prices a decode (generate: 1 token per call) far above a teacher-forced run of
+// the same model (one call of every token of the text), and the break-even against a chip moves with it.
+TEST_F(LlmCli, MeasuredGpuPricesDecodeAboveTeacherForcing) {
+  test::write_file(dir_ / "prompt.txt", "1 263 264");
+  const std::vector<std::string> hw{"--hardware", "loihi", "--hardware", "h200-bf16-measured"};
+  auto with_hw = [&](std::vector<std::string> args) {
+    args.insert(args.end(), hw.begin(), hw.end());
+    return args;
+  };
+  ASSERT_EQ(test::run_cli(with_hw({"generate", "--model", p("m.bin"), "--tokenizer", p("tok.bin"), "--tokens",
+                                   p("prompt.txt"), "--steps", "20", "--no-stop", "--coding", "ternary",
+                                   "--out", p("gen"), "-q"})),
+            0);
+  ASSERT_EQ(test::run_cli(with_hw({"run", "--model", p("m.bin"), "--tokenizer", p("tok.bin"), "--text-file",
+                                   p("text.txt"), "--coding", "ternary", "--out", p("tf"), "-q"})),
+            0);
+  const json g = read_json(dir_ / "gen" / "report.json");
+  const json t = read_json(dir_ / "tf" / "report.json");
+  EXPECT_EQ(g["run"]["tokens_per_call"], 1.0);
+  EXPECT_EQ(t["run"]["tokens_per_call"], t["run"]["tokens"].get<double>());
+  auto pj_per_mac = [](const json& r) {
+    return r["totals"]["energy_pj"]["h200-bf16-measured"]["dense"]["total"]["nominal"].get<double>() /
+           r["totals"]["dense_macs"].get<double>();
+  };
+  EXPECT_GT(pj_per_mac(g), 300.0);  // the 1-token point of the measurement: 325 pJ/MAC
+  EXPECT_GT(pj_per_mac(g), 5.0 * pj_per_mac(t));
+  const auto s_star = [](const json& r) {
+    for (const auto& pair : r["break_even"]["pairs"]) {
+      if (pair["spiking"] == "loihi" && pair["dense"] == "h200-bf16-measured")
+        return pair["total"]["s_star"]["nominal"].get<double>();
+    }
+    return -1.0;
+  };
+  EXPECT_GT(s_star(g), s_star(t));
+}
+
 TEST_F(LlmCli, BadInputsFailWithoutOutput) {
   const std::string bytes = test::read_file(dir_ / "m.bin");
   test::write_file(dir_ / "cut.bin", bytes.substr(0, bytes.size() / 2));
