@@ -356,7 +356,7 @@ namespace {
 
 Json report_json(const ReportInput& input, const std::vector<ProfileResult>& results) {
   Json j;
-  j["spikesim_report"] = 2;
+  j["spikesim_report"] = 3;
   j["run"] = input.run;
   j["definitions"] = {
       {"zero_fraction", "share of integer spike counts equal to 0 (SpikingBrain's sparsity)"},
