@@ -65,7 +65,7 @@ std::filesystem::path hf_config_path(const std::filesystem::path& model) {
   return {};
 }
 
-LlmConfig read_hf_config(const std::filesystem::path& config_json) {
+LlmConfig read_hf_config(const std::filesystem::path& config_json, std::int64_t default_context) {
   const std::string file = config_json.string();
   const json j = read_json_file(config_json);
   if (!j.is_object()) throw ModelError(cat(file, ": not a JSON object"));
@@ -89,7 +89,8 @@ LlmConfig read_hf_config(const std::filesystem::path& config_json) {
   c.n_heads = get_required<std::int64_t>(j, "num_attention_heads", file);
   c.n_kv_heads = get_or<std::int64_t>(j, "num_key_value_heads", c.n_heads, file);
   c.vocab_size = get_required<std::int64_t>(j, "vocab_size", file);
-  c.seq_len = get_required<std::int64_t>(j, "max_position_embeddings", file);
+  c.seq_len = default_context > 0 ? get_or<std::int64_t>(j, "max_position_embeddings", default_context, file)
+                                  : get_required<std::int64_t>(j, "max_position_embeddings", file);
   c.head_dim = get_or<std::int64_t>(j, "head_dim", c.n_heads > 0 ? c.dim / c.n_heads : 0, file);
   if (!j.contains("head_dim") && c.n_heads > 0 && c.dim % c.n_heads != 0) {
     throw ModelError(

@@ -173,4 +173,18 @@ void build_llm_graph(LlmModel& model) {
   g.op(OpKind::output, "logits", {}, {head});
 }
 
+LlmModel shape_only_llm(const LlmConfig& config, const std::string& source) {
+  LlmModel model;
+  model.config = config;
+  model.network.source = source;
+  for (const TensorSpec& spec : required_tensors(config)) {
+    Tensor t;
+    t.name = spec.name;
+    t.shape = spec.shape;
+    model.network.tensors.emplace(spec.name, std::move(t));
+  }
+  build_llm_graph(model);
+  return model;
+}
+
 }  // namespace spikesim::models

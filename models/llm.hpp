@@ -82,4 +82,8 @@ std::vector<TensorSpec> required_tensors(const LlmConfig& config);
 // the op graph. ModelError names the file (model.network.source), the tensor, expected vs found.
 void build_llm_graph(LlmModel& model);
 
+// The network of `config` with shape-only tensors (no bytes): what the 7B-scale accounting lowers when no
+// weights are at hand (lower it with LowerOptions::shape_only).
+LlmModel shape_only_llm(const LlmConfig& config, const std::string& source);
+
 }  // namespace spikesim::models

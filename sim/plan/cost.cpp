@@ -21,7 +21,7 @@ std::int64_t weight_count(const Step& s) {
 }
 
 // Token plans: one call of `rows` tokens.
-SiteCounters token_cost(const Step& s, std::int64_t rows, std::int64_t pos0) {
+SiteCounters token_cost(const Step& s, std::int64_t rows, std::uint64_t ctx_sum) {
   SiteCounters c;
   std::uint64_t macs = u64(s.macs_per_row * rows);
   std::uint64_t weight_words = 0;
@@ -29,9 +29,6 @@ SiteCounters token_cost(const Step& s, std::int64_t rows, std::int64_t pos0) {
     case StepKind::attention: {
       // q.k and p.v: 2 x heads x head_dim MACs per attended position, causal.
       const AttentionStep& a = s.as<AttentionStep>();
-      std::uint64_t ctx_sum = 0;
-      for (std::int64_t i = 0; i < rows; ++i)
-        ctx_sum += u64(pos0 + i + 1);
       macs = 2 * u64(a.heads * a.head_dim) * ctx_sum;
       break;
     }
@@ -66,8 +63,15 @@ SiteCounters sample_cost(const Step& s, std::int64_t samples) {
 
 }  // namespace
 
-SiteCounters dense_cost(const Plan& plan, const Step& step, std::int64_t rows, std::int64_t pos0) {
-  return plan.kind == PlanKind::tokens ? token_cost(step, rows, pos0) : sample_cost(step, rows);
+SiteCounters dense_cost(const Plan& plan, const Step& step, std::int64_t rows, std::uint64_t context_sum) {
+  return plan.kind == PlanKind::tokens ? token_cost(step, rows, context_sum) : sample_cost(step, rows);
+}
+
+std::uint64_t context_sum(std::int64_t pos0, std::int64_t rows) {
+  std::uint64_t sum = 0;
+  for (std::int64_t i = 0; i < rows; ++i)
+    sum += u64(pos0 + i + 1);
+  return sum;
 }
 
 }  // namespace spikesim::sim

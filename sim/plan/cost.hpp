@@ -11,7 +11,11 @@
 
 namespace spikesim::sim {
 
-// One call of `step` over `rows` rows (network plans: samples; token plans: tokens at positions pos0 ..).
-SiteCounters dense_cost(const Plan& plan, const Step& step, std::int64_t rows, std::int64_t pos0);
+// One call of `step` over `rows` rows (network plans: samples; token plans: tokens). context_sum: token
+// plans, the positions the rows attend to, summed (sum over rows of position + 1; attention's work).
+SiteCounters dense_cost(const Plan& plan, const Step& step, std::int64_t rows, std::uint64_t context_sum);
+
+// Sum over rows at positions pos0 .. pos0 + rows - 1 of (position + 1).
+std::uint64_t context_sum(std::int64_t pos0, std::int64_t rows);
 
 }  // namespace spikesim::sim

@@ -13,8 +13,11 @@ LinearWeights concat_projections(const std::string& name, const std::vector<cons
     w.out += p->out;
   const auto in = static_cast<std::size_t>(w.in);
   const auto out = static_cast<std::size_t>(w.out);
-  w.fanout.assign(in * out, 0.0F);
-  w.row_sum.assign(out, 0.0F);
+  const bool values = !parts.front()->fanout.empty();  // false: shape-only weights (nothing to copy)
+  if (values) {
+    w.fanout.assign(in * out, 0.0F);
+    w.row_sum.assign(out, 0.0F);
+  }
   w.fanout_nonzero.assign(in, 0);
   const bool any_bias =
       std::any_of(parts.begin(), parts.end(), [](const auto* p) { return !p->bias.empty(); });
@@ -23,10 +26,11 @@ LinearWeights concat_projections(const std::string& name, const std::vector<cons
   for (const LinearWeights* p : parts) {
     const auto n = static_cast<std::size_t>(p->out);
     for (std::size_t j = 0; j < in; ++j) {
-      std::copy_n(p->fanout.data() + j * n, n, w.fanout.data() + j * out + o0);
+      if (values) std::copy_n(p->fanout.data() + j * n, n, w.fanout.data() + j * out + o0);
       w.fanout_nonzero[j] += p->fanout_nonzero[j];
     }
-    std::copy(p->row_sum.begin(), p->row_sum.end(), w.row_sum.begin() + static_cast<std::ptrdiff_t>(o0));
+    if (values)
+      std::copy(p->row_sum.begin(), p->row_sum.end(), w.row_sum.begin() + static_cast<std::ptrdiff_t>(o0));
     if (!p->bias.empty())
       std::copy(p->bias.begin(), p->bias.end(), w.bias.begin() + static_cast<std::ptrdiff_t>(o0));
     o0 += n;

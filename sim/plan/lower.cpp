@@ -6,6 +6,7 @@
 #include <map>
 #include <numeric>
 #include <stdexcept>
+#include <tuple>
 
 #include "base/text.hpp"
 #include "models/check.hpp"
@@ -451,6 +452,31 @@ class Lowering {
     s.in_per_row = k;
     s.out_per_row = n;
     s.weights = n * k + static_cast<std::int64_t>(bias.size());
+    Shape out = x;
+    out.back() = n;
+    return emit(std::move(s), out);
+  }
+
+  // A linear site with shapes only: every synapse taken as non-zero (effective SOPs = SOPs), a zero bias
+  // when the model has one (so bias adds are counted), no weight values.
+  int emit_shape_only_linear(const models::Op& op, int xi, std::int64_t n, std::int64_t k, bool bias) {
+    const Shape x = value(xi).shape;
+    if (x.empty() || x.back() != k)
+      fail(op, cat("input has shape ", shape_str(x), " but the weight expects ", k,
+                   " features in the last dimension"));
+    auto w = std::make_shared<LinearWeights>();
+    w->name = op.name;
+    w->in = k;
+    w->out = n;
+    w->fanout_nonzero.assign(sz(k), n);
+    if (bias) w->bias.assign(sz(n), 0.0F);
+    Step s = make_step(LinearStep{std::move(w), {n}, 0}, op, {xi});
+    s.members = {op.name};
+    if (op.strings.contains("site")) s.site = op.strings.at("site");
+    s.macs_per_row = n * k;
+    s.in_per_row = k;
+    s.out_per_row = n;
+    s.weights = n * k + (bias ? n : 0);
     Shape out = x;
     out.back() = n;
     return emit(std::move(s), out);
@@ -963,6 +989,8 @@ class Lowering {
     const int xi = need(v, op, 0, "input");
     const models::Tensor& w = tensor(op, "weight");
     if (w.shape.size() != 2) fail(op, cat("weight has shape ", shape_str(w.shape), ", expected [out, in]"));
+    if (options_.shape_only)
+      return emit_shape_only_linear(op, xi, w.shape[0], w.shape[1], op.tensors.contains("bias"));
     std::vector<float> bias;
     if (op.tensors.contains("bias")) {
       const models::Tensor& b = tensor(op, "bias");
@@ -980,7 +1008,9 @@ class Lowering {
     EmbeddingStep e;
     e.vocab = t.shape[0];
     e.dim = t.shape[1];
-    if (t.dtype == models::DType::f32) {
+    if (options_.shape_only) {
+      // no table: the plan is counted, never run
+    } else if (t.dtype == models::DType::f32) {
       e.table = t.f32();
       models::check_finite(e.table, t.shape, plan_.source, "tensor '" + t.name + "'");
     } else {
@@ -1004,7 +1034,8 @@ class Lowering {
     const models::Tensor& t = tensor(op, "weight");
     const std::int64_t dim = width_of(xi);
     models::check_shape(t.shape, {dim}, plan_.source, "tensor '" + t.name + "'", "width of the input");
-    RmsNormStep n{float_values(t), op.floats.contains("epsilon") ? op.floats.at("epsilon") : 1e-5};
+    RmsNormStep n{options_.shape_only ? std::vector<float>{} : float_values(t),
+                  op.floats.contains("epsilon") ? op.floats.at("epsilon") : 1e-5};
     Step s = make_step(std::move(n), op, {xi});
     s.in_per_row = dim;
     s.out_per_row = dim;
@@ -1019,8 +1050,10 @@ class Lowering {
     RopeStep r;
     r.head_dim = int_attr(op, "head_dim");
     r.interleaved = int_attr(op, "interleaved") != 0;
-    r.tables = ops::rope_tables(int_attr(op, "context"), r.head_dim,
-                                op.floats.contains("theta") ? op.floats.at("theta") : 10000.0);
+    if (!options_.shape_only) {
+      r.tables = rope_tables(int_attr(op, "context"), r.head_dim,
+                             op.floats.contains("theta") ? op.floats.at("theta") : 10000.0);
+    }
     std::vector<int> ins;
     std::int64_t width = 0;
     for (int slot = 0; slot < inputs; ++slot) {
@@ -1078,8 +1111,18 @@ class Lowering {
     return emit(std::move(s), value(gi).shape);
   }
 
+  // One RoPE table per geometry, shared by every layer.
+  std::shared_ptr<const ops::RopeTables> rope_tables(std::int64_t context, std::int64_t head_dim,
+                                                     double theta) {
+    auto& t = rope_tables_[{context, head_dim, theta}];
+    if (!t) t = std::make_shared<const ops::RopeTables>(ops::rope_tables(context, head_dim, theta));
+    return t;
+  }
+
   const models::Network& net_;
   const LowerOptions& options_;
+  std::map<std::tuple<std::int64_t, std::int64_t, double>, std::shared_ptr<const ops::RopeTables>>
+      rope_tables_;
   Plan plan_;
   std::map<models::Vertex, std::vector<int>> values_of_;
 };
@@ -1091,6 +1134,7 @@ Plan lower_network(const models::Network& network, const LowerOptions& options) 
     throw models::ModelError(cat(network.source, ": batch must be >= 1, got ", options.batch));
   Plan plan = Lowering(network, options).run();
   plan.storage = network.storage;
+  plan.shape_only = options.shape_only;
   fuse_shared_inputs(plan);
   select_sites(plan, options.sites);
   return plan;

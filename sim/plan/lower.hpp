@@ -19,8 +19,10 @@
 namespace spikesim::sim {
 
 struct LowerOptions {
-  std::int64_t batch = 1;  // network plans: samples per run when the input batch is dynamic
-  SiteSelection sites;     // which synaptic sites are spike-coded
+  std::int64_t batch = 1;   // network plans: samples per run when the input batch is dynamic
+  SiteSelection sites;      // which synaptic sites are spike-coded
+  bool shape_only = false;  // token plans: weights are shapes only (no values read; every synapse taken as
+                            // non-zero): a plan that can be counted (sim/run/account.hpp) but not run
 };
 
 // ModelError naming the source file, the op and expected vs found for anything the plan cannot run (shape

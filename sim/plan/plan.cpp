@@ -163,7 +163,7 @@ void run_step_dense(const Step& s, const std::vector<std::span<const float>>& in
       const RopeStep& r = s.as<RopeStep>();
       for (std::size_t i = 0; i < ins.size(); ++i) {
         std::copy(ins[i].begin(), ins[i].end(), outs[i].begin());
-        ops::rope(outs[i], r.heads[i], r.head_dim, r.interleaved, r.tables, run.pos0);
+        ops::rope(outs[i], r.heads[i], r.head_dim, r.interleaved, *r.tables, run.pos0);
       }
       return;
     }
@@ -172,10 +172,12 @@ void run_step_dense(const Step& s, const std::vector<std::span<const float>>& in
       // Append this call's keys and values to the cache, then attend over positions 0 .. pos0 + rows - 1.
       const auto kv = static_cast<std::size_t>(a.kv_heads * a.head_dim);
       const auto at = static_cast<std::size_t>(run.pos0) * kv;
-      std::copy(ins[1].begin(), ins[1].end(), run.cache_key.begin() + static_cast<std::ptrdiff_t>(at));
-      std::copy(ins[2].begin(), ins[2].end(), run.cache_value.begin() + static_cast<std::ptrdiff_t>(at));
-      ops::causal_attention(ins[0], run.cache_key, run.cache_value, a.heads, a.kv_heads, a.head_dim, run.pos0,
-                            out);
+      run.cache_key->resize(at + ins[1].size());
+      run.cache_value->resize(at + ins[2].size());
+      std::copy(ins[1].begin(), ins[1].end(), run.cache_key->begin() + static_cast<std::ptrdiff_t>(at));
+      std::copy(ins[2].begin(), ins[2].end(), run.cache_value->begin() + static_cast<std::ptrdiff_t>(at));
+      ops::causal_attention(ins[0], *run.cache_key, *run.cache_value, a.heads, a.kv_heads, a.head_dim,
+                            run.pos0, out);
       return;
     }
     case StepKind::silu_mul:

@@ -109,7 +109,8 @@ struct RopeStep {                   // inputs q [, k]; outputs rotated q [, k]
   std::vector<std::int64_t> heads;  // heads of each input
   std::int64_t head_dim = 0;
   bool interleaved = false;
-  ops::RopeTables tables;
+  std::shared_ptr<const ops::RopeTables> tables;  // shared by every rope step of one geometry; null when
+                                                  // the plan is shape-only
 };
 struct AttentionStep {  // inputs q, k, v; the KV cache is the step's run state
   std::int64_t heads = 0, kv_heads = 0, head_dim = 0, context = 0;
@@ -185,6 +186,7 @@ struct Plan {
   ops::Shape input_shape;    // network plans: with the plan's batch in dimension 0
   std::int64_t vocab = 0;    // token plans: token ids are < vocab
   std::int64_t context = 0;  // token plans: longest sequence (positions)
+  bool shape_only = false;   // weights are shapes only: the plan can be counted, not run
 
   [[nodiscard]] std::int64_t sample_input_size() const { return ops::numel(input_shape) / batch; }
   [[nodiscard]] std::int64_t sample_output_size() const {
@@ -202,8 +204,9 @@ struct Plan {
 struct StepRun {
   std::int64_t rows = 0;
   std::int64_t pos0 = 0;
-  std::span<const std::int32_t> tokens;  // embedding steps
-  std::span<float> cache_key, cache_value;
+  std::span<const std::int32_t> tokens;     // embedding steps
+  std::vector<float>* cache_key = nullptr;  // attention: [context][kv], grown as positions are added
+  std::vector<float>* cache_value = nullptr;
 };
 void run_step_dense(const Step& step, const std::vector<std::span<const float>>& ins,
                     const std::vector<std::span<float>>& outs, const StepRun& run = {});

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "base/error.hpp"
 #include "base/progress.hpp"
 #include "base/text.hpp"
 #include "sim/plan/cost.hpp"
@@ -57,7 +58,8 @@ class Executor {
                              cache(state_.cache_value, i)};
       run_step_dense(s, ins, outs, step_run);
       if (rec != nullptr) {
-        rec->counters += dense_cost(plan_, s, plan_.kind == PlanKind::network ? samples_ : rows_, state_.pos);
+        rec->counters += dense_cost(plan_, s, plan_.kind == PlanKind::network ? samples_ : rows_,
+                                    context_sum(state_.pos, rows_));
       }
     }
     if (plan_.kind == PlanKind::tokens) state_.pos += rows_;
@@ -65,8 +67,8 @@ class Executor {
   }
 
  private:
-  static std::span<float> cache(std::vector<std::vector<float>>& caches, std::size_t step) {
-    return step < caches.size() ? std::span<float>(caches[step]) : std::span<float>{};
+  static std::vector<float>* cache(std::vector<std::vector<float>>& caches, std::size_t step) {
+    return step < caches.size() ? &caches[step] : nullptr;
   }
 
   void check_tokens(std::span<const std::int32_t> tokens) const {
@@ -159,15 +161,11 @@ class Executor {
 }  // namespace
 
 RunState::RunState(const Plan& plan) : slots(plan.slot_size.size()) {
-  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-    const Step& s = plan.steps[i];
-    if (s.kind() != StepKind::attention) continue;
-    const AttentionStep& a = s.as<AttentionStep>();
-    cache_key.resize(plan.steps.size());
-    cache_value.resize(plan.steps.size());
-    cache_key[i].assign(sz(a.context * a.kv_heads * a.head_dim), 0.0F);
-    cache_value[i].assign(sz(a.context * a.kv_heads * a.head_dim), 0.0F);
-  }
+  if (plan.shape_only)
+    throw InternalError(cat(plan.source, ": a shape-only plan (no weights) can be counted, not run"));
+  // KV caches grow with the positions a sequence reaches (a 7B model's full context would be gigabytes).
+  cache_key.resize(plan.steps.size());
+  cache_value.resize(plan.steps.size());
 }
 
 std::vector<LayerRecord> plan_records(const Plan& plan) {

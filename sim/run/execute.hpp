@@ -21,7 +21,7 @@ struct RunState {
   explicit RunState(const Plan& plan);
   std::int64_t pos = 0;                         // token plans: tokens already in the KV caches
   std::vector<std::vector<float>> slots;        // [slot][rows][plan.slot_size[slot]]
-  std::vector<std::vector<float>> cache_key;    // [step] attention: [context][kv_heads * head_dim]
+  std::vector<std::vector<float>> cache_key;    // [step] attention: [positions][kv_heads * head_dim]
   std::vector<std::vector<float>> cache_value;  // [step] the same for values
 };
 

@@ -21,27 +21,32 @@ TEST(AccountCli, WritesAReportForTheQwen25_7BConfig) {
             0);
   std::ifstream in(dir / "out" / "report.json");
   const json r = json::parse(in);
-  ASSERT_EQ(r["layers"].size(), 28U * 8U + 1U);
+  // The rows of a run of the same model: embed, per layer attn_norm, attn_in (q|k|v), rope, attention,
+  // attn_out, mlp_norm, mlp_in (gate|up), swiglu, mlp_out, then final_norm and lm_head.
+  ASSERT_EQ(r["layers"].size(), 1U + 28U * 9U + 2U);
   EXPECT_EQ(r["run"]["command"], "account");
-  EXPECT_EQ(r["run"]["shape"]["hidden_size"], 3584);
-  EXPECT_EQ(r["run"]["coded_projections"],
-            json({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"}));
-  EXPECT_EQ(r["layers"][0]["name"], "layers.0.q_proj");
-  EXPECT_EQ(r["layers"][3]["name"], "layers.0.attention");
-  EXPECT_EQ(r["layers"][7]["name"], "layers.0.down_proj");
-  EXPECT_EQ(r["layers"][7]["coded"], false);
+  EXPECT_EQ(r["run"]["llm"]["dim"], 3584);
+  EXPECT_EQ(r["run"]["coded_sites"], json({"layers.*.attn_in", "layers.*.attn_out", "layers.*.mlp_in"}));
+  EXPECT_EQ(r["layers"][2]["name"], "layers.0.attn_in");
+  EXPECT_EQ(r["layers"][4]["name"], "layers.0.attention");
+  EXPECT_EQ(r["layers"][9]["name"], "layers.0.mlp_out");
+  EXPECT_EQ(r["layers"][9]["coded"], false);
   EXPECT_EQ(r["layers"].back()["name"], "lm_head");
-  const json& q = r["layers"][0];
-  EXPECT_EQ(q["out_features"], 3584);
-  EXPECT_EQ(q["sops"], q["spikes"].get<std::uint64_t>() * 3584U);
-  EXPECT_EQ(q["effective_sops"], q["sops"]);  // weights not materialised: dense-weight assumption
-  EXPECT_GT(q["zero_fraction"].get<double>(), 0.5);
-  EXPECT_TRUE(q["energy_pj"].contains("loihi"));
-  // Totals: every linear layer's dense MACs plus attention; lm_head on every token.
+  const json& qkv = r["layers"][2];
+  EXPECT_EQ(qkv["out_features"], 3584 + 512 + 512);
+  EXPECT_EQ(qkv["elements"], 3 * 3584);  // the shared input is coded once
+  EXPECT_EQ(qkv["sops"], qkv["spikes"].get<std::uint64_t>() * (3584U + 1024U));
+  EXPECT_EQ(qkv["effective_sops"], qkv["sops"]);  // weights not materialised: dense-weight assumption
+  EXPECT_GT(qkv["zero_fraction"].get<double>(), 0.5);
+  EXPECT_TRUE(qkv["energy_pj"].contains("loihi"));
+  // Every linear layer's dense MACs, attention over the causal context, and the cost table's ops (norms,
+  // RoPE, SwiGLU: 2 MACs per element); lm_head on every token.
   const std::uint64_t per_token_linear =
       28ULL * 3584ULL * (3584 + 512 + 512 + 3584 + 3 * 18944) + 3584ULL * 152064ULL;
+  const std::uint64_t per_token_elementwise =
+      28ULL * (2 * 2 * 3584 + 2 * (3584 + 512) + 2 * 18944) + 2 * 3584;
   const std::uint64_t attention = 28ULL * 2 * 3584 * (1 + 2 + 3);
-  EXPECT_EQ(r["totals"]["dense_macs"], 3 * per_token_linear + attention);
+  EXPECT_EQ(r["totals"]["dense_macs"], 3 * (per_token_linear + per_token_elementwise) + attention);
   EXPECT_TRUE(std::filesystem::exists(dir / "out" / "layers.csv"));
 }
 

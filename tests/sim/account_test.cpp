@@ -1,6 +1,6 @@
-// 7B-scale accounting on a tiny config, against counts computed another way (the same activations run
-// through the site driver (run_site) on materialised random weights of the same shapes, and explicit MAC
-// loops), plus chunk, thread and token-count invariances and the trace path.
+// 7B-scale accounting: the same plan as a run, lowered with shape-only weights and counted on activations
+// from a source. Tested against the site driver run on materialised weights of the same shapes, explicit
+// MAC loops, chunk and thread invariance, and traces under every naming.
 
 #include "sim/run/account.hpp"
 
@@ -12,19 +12,21 @@
 #include "base/text.hpp"
 #include "models/error.hpp"
 #include "models/hf_llm.hpp"
+#include "sim/plan/fuse.hpp"
 #include "sim/site/synapse.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {
 namespace {
 
-// hidden 24 = 4 heads x 6, 2 KV heads, intermediate 40, 2 layers, vocab 50, Qwen2 (q/k/v biases).
-DecoderShape tiny_shape(const test::ScratchDir& dir) {
+// hidden 24 = 4 heads x 6, 2 KV heads, intermediate 40, 2 layers, vocab 50, Qwen2 (q/k/v biases); no
+// max_position_embeddings (the accounting needs none).
+std::string tiny_config(const test::ScratchDir& dir) {
   const auto file = dir / "config.json";
   std::ofstream(file)
       << R"({"architectures": ["Qwen2ForCausalLM"], "hidden_size": 24, "intermediate_size": 40,
     "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 50})";
-  return load_decoder_shape(file);
+  return file.string();
 }
 
 const LayerRecord& record(const AccountResult& r, const std::string& name) {
@@ -33,56 +35,29 @@ const LayerRecord& record(const AccountResult& r, const std::string& name) {
   throw std::runtime_error("no record " + name);
 }
 
-TEST(DecoderShape, ReadsQwen25_7BConfig) {
-  const DecoderShape s =
-      load_decoder_shape(std::string(SPIKESIM_SOURCE_DIR) + "/data/configs/qwen2.5-7b.json");
-  EXPECT_EQ(s.architecture, "Qwen2ForCausalLM");
-  EXPECT_EQ(s.hidden, 3584);
-  EXPECT_EQ(s.intermediate, 18944);
-  EXPECT_EQ(s.layers, 28);
-  EXPECT_EQ(s.heads, 28);
-  EXPECT_EQ(s.kv_heads, 4);
-  EXPECT_EQ(s.head_dim, 128);
-  EXPECT_EQ(s.kv_dim(), 512);
-  EXPECT_EQ(s.vocab, 152064);
-  EXPECT_TRUE(s.qkv_bias);
-  EXPECT_FALSE(s.o_bias);
+TEST(AccountConfig, ReadsQwen25_7BConfig) {
+  const models::LlmConfig c =
+      load_llm_config(std::string(SPIKESIM_SOURCE_DIR) + "/data/configs/qwen2.5-7b.json", 1);
+  EXPECT_EQ(c.architecture, "Qwen2ForCausalLM");
+  EXPECT_EQ(c.dim, 3584);
+  EXPECT_EQ(c.hidden_dim, 18944);
+  EXPECT_EQ(c.n_layers, 28);
+  EXPECT_EQ(c.n_heads, 28);
+  EXPECT_EQ(c.n_kv_heads, 4);
+  EXPECT_EQ(c.head_dim, 128);
+  EXPECT_EQ(c.kv_dim(), 512);
+  EXPECT_EQ(c.vocab_size, 152064);
+  EXPECT_TRUE(c.qkv_bias);
+  EXPECT_FALSE(c.o_bias);
 }
 
-// The accounting reads config.json on its own (it needs shapes only, and accepts what the weight loader
-// refuses); where both read a config, they must agree on the shapes and on which projections carry biases.
-TEST(DecoderShape, AgreesWithTheCheckpointLoaderOnShapesAndBiases) {
-  const test::ScratchDir dir;
-  const std::string base = R"("hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
-      "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 64, "max_position_embeddings": 16)";
-  for (const std::string arch : {"LlamaForCausalLM", "Qwen2ForCausalLM"}) {
-    for (const std::string extra : {"", R"(, "attention_bias": true)", R"(, "mlp_bias": true)"}) {
-      const auto file = dir / "config.json";
-      std::ofstream(file) << "{\"architectures\": [\"" << arch << "\"], " << base << extra << "}";
-      const DecoderShape s = load_decoder_shape(file);
-      const models::LlmConfig c = models::read_hf_config(file);
-      SCOPED_TRACE(arch + extra);
-      EXPECT_EQ(s.hidden, c.dim);
-      EXPECT_EQ(s.intermediate, c.hidden_dim);
-      EXPECT_EQ(s.layers, c.n_layers);
-      EXPECT_EQ(s.heads, c.n_heads);
-      EXPECT_EQ(s.kv_heads, c.n_kv_heads);
-      EXPECT_EQ(s.head_dim, c.head_dim);
-      EXPECT_EQ(s.vocab, c.vocab_size);
-      EXPECT_EQ(s.qkv_bias, c.qkv_bias);
-      EXPECT_EQ(s.o_bias, c.o_bias);
-      EXPECT_EQ(s.mlp_bias, c.mlp_bias);
-    }
-  }
-}
-
-TEST(DecoderShape, RejectsBadConfigsNamingFileAndField) {
+TEST(AccountConfig, RejectsBadConfigsNamingFileAndField) {
   const test::ScratchDir dir;
   auto expect_error = [&](const std::string& text, const std::string& needle) {
     const auto file = dir / "bad.json";
     std::ofstream(file) << text;
     try {
-      (void)load_decoder_shape(file);
+      (void)load_llm_config(file, 16);
       ADD_FAILURE() << "accepted: " << text;
     } catch (const models::ModelError& e) {
       const std::string what = e.what();
@@ -90,99 +65,84 @@ TEST(DecoderShape, RejectsBadConfigsNamingFileAndField) {
       EXPECT_NE(what.find(needle), std::string::npos) << what;
     }
   };
-  expect_error(R"({"hidden_size": 24})", "'intermediate_size' missing");
-  expect_error(R"({"hidden_size": 24, "intermediate_size": 40, "num_hidden_layers": 2,
+  const std::string arch = R"("architectures": ["LlamaForCausalLM"], )";
+  expect_error("{" + arch + R"("hidden_size": 24})", "intermediate_size");
+  expect_error("{" + arch + R"("hidden_size": 24, "intermediate_size": 40, "num_hidden_layers": 2,
       "num_attention_heads": 5, "vocab_size": 50})",
                "not a multiple of num_attention_heads");
-  expect_error(R"({"hidden_size": 24, "intermediate_size": 40, "num_hidden_layers": 2,
+  expect_error("{" + arch + R"("hidden_size": 24, "intermediate_size": 40, "num_hidden_layers": 2,
       "num_attention_heads": 4, "num_key_value_heads": 3, "vocab_size": 50})",
-               "num_key_value_heads");
-  expect_error(R"({"hidden_size": -3})", "positive integer");
+               "n_kv_heads");
   expect_error("{not json", "not valid JSON");
-  EXPECT_THROW((void)load_decoder_shape(dir / "missing.json"), models::ModelError);
+  EXPECT_THROW((void)load_llm_config(dir / "missing.json", 16), models::ModelError);
+}
+
+// Fused weights of one site of the tiny model, materialised with no zeros (the dense-weight assumption).
+LinearWeights materialised(const std::vector<std::pair<std::int64_t, bool>>& parts, std::int64_t in,
+                           std::uint32_t seed) {
+  std::vector<LinearWeights> ws;
+  for (const auto& [out, bias] : parts) {
+    std::vector<float> w = test::gaussian(static_cast<std::size_t>(out * in), seed++);
+    for (float& v : w)
+      v = v >= 0.0F ? v + 0.01F : v - 0.01F;
+    const std::vector<float> b(bias ? static_cast<std::size_t>(out) : 0, 0.5F);
+    ws.push_back(LinearWeights::from_row_major("p", w, out, in, b));
+  }
+  std::vector<const LinearWeights*> ptrs;
+  for (const auto& w : ws)
+    ptrs.push_back(&w);
+  return concat_projections("site", ptrs);
 }
 
 TEST(Account, EqualsRunningTheSameActivationsThroughMaterialisedLayers) {
   const test::ScratchDir dir;
   AccountRequest req;
-  req.shape = tiny_shape(dir);
+  req.config = tiny_config(dir);
   req.tokens = 11;
   req.chunk_tokens = 4;  // chunks of 4, 4, 3
   req.seed = 5;
-  req.coded = {Projection::q,    Projection::k,  Projection::v,   Projection::o,
-               Projection::gate, Projection::up, Projection::down};
+  req.sites = "qkv,o,gateup,down";
   req.site.coding.scheme = coding::Scheme::bitwise;
   req.site.measure_output_error = false;
   const AccountResult acc = account(req);
-  const DecoderShape& s = req.shape;
 
   struct Site {
-    Projection p;
-    LayerInput input;
+    std::string name;
+    std::vector<std::pair<std::int64_t, bool>> parts;  // (out, bias) of each projection
     std::int64_t in;
-    std::int64_t out;
-    bool bias;
   };
-  const std::vector<Site> sites = {{Projection::q, LayerInput::attention, 24, 24, true},
-                                   {Projection::k, LayerInput::attention, 24, 12, true},
-                                   {Projection::v, LayerInput::attention, 24, 12, true},
-                                   {Projection::o, LayerInput::attention_output, 24, 24, false},
-                                   {Projection::gate, LayerInput::mlp, 24, 40, false},
-                                   {Projection::up, LayerInput::mlp, 24, 40, false},
-                                   {Projection::down, LayerInput::mlp_hidden, 40, 24, false}};
-  for (std::int64_t l = 0; l < s.layers; ++l) {
-    for (const Site& site : sites) {
-      SCOPED_TRACE(cat("layer ", l, " ", name(site.p)));
-      // Materialised weights of the same shape, no zeros (the accountant's dense-weight assumption).
-      std::vector<float> w =
-          test::gaussian(static_cast<std::size_t>(site.out * site.in), 40 + static_cast<std::uint32_t>(l));
-      for (float& v : w)
-        v = v >= 0.0F ? v + 0.01F : v - 0.01F;
-      const std::vector<float> b(site.bias ? static_cast<std::size_t>(site.out) : 0, 0.5F);
-      const LinearWeights layer = LinearWeights::from_row_major("fc", w, site.out, site.in, b);
-      const OutlierChannels source(req.seed, synthetic_stream(l, site.input), site.in);
+  const std::vector<Site> sites = {{"attn_in", {{24, true}, {12, true}, {12, true}}, 24},
+                                   {"attn_out", {{24, false}}, 24},
+                                   {"mlp_in", {{40, false}, {40, false}}, 24},
+                                   {"mlp_out", {{24, false}}, 40}};
+  for (std::int64_t l = 0; l < 2; ++l) {
+    for (std::size_t j = 0; j < sites.size(); ++j) {
+      const Site& site = sites[j];
+      SCOPED_TRACE(cat("layer ", l, " ", site.name));
+      const LinearWeights layer = materialised(site.parts, site.in, 40 + static_cast<std::uint32_t>(l));
+      const OutlierChannels source(req.seed, synthetic_stream(static_cast<std::size_t>(4 * l) + j), site.in);
       SiteCounters expected;
       for (std::int64_t t0 = 0; t0 < req.tokens; t0 += req.chunk_tokens) {
         const std::int64_t n = std::min(req.chunk_tokens, req.tokens - t0);
         const std::vector<float> x = source.tokens(t0, n);
-        std::vector<float> y(static_cast<std::size_t>(n * site.out));
+        std::vector<float> y(static_cast<std::size_t>(n * layer.out));
         run_site({&layer, nullptr}, x, n, req.site, y, expected, {layer.name, "x", 0, {}, true});
       }
-      const LayerRecord& r = record(acc, cat("layers.", l, ".", name(site.p)));
+      const LayerRecord& r = record(acc, cat("layers.", l, ".", site.name));
       EXPECT_TRUE(r.coded);
       EXPECT_EQ(r.in, site.in);
-      EXPECT_EQ(r.out, site.out);
+      EXPECT_EQ(r.out, layer.out);
       const SiteCounters& c = r.counters;
       EXPECT_GT(c.spikes, 0U);
-      EXPECT_EQ(c.calls, expected.calls);
-      EXPECT_EQ(c.tokens, expected.tokens);
-      EXPECT_EQ(c.elements, expected.elements);
-      EXPECT_EQ(c.element_steps, expected.element_steps);
-      EXPECT_EQ(c.steps_sum, expected.steps_sum);
-      EXPECT_EQ(c.steps_max, expected.steps_max);
-      EXPECT_EQ(c.count_histogram, expected.count_histogram);
-      EXPECT_EQ(c.spikes, expected.spikes);
-      EXPECT_EQ(c.spikes_graded, expected.spikes_graded);
-      EXPECT_EQ(c.sops, expected.sops);
-      EXPECT_EQ(c.effective_sops, expected.effective_sops);
-      EXPECT_EQ(c.graded_sops, expected.graded_sops);
-      EXPECT_EQ(c.weight_words_read, expected.weight_words_read);
-      EXPECT_EQ(c.neuron_updates, expected.neuron_updates);
-      EXPECT_EQ(c.post_neuron_updates, expected.post_neuron_updates);
-      EXPECT_EQ(c.post_neuron_updates_active, expected.post_neuron_updates_active);
-      EXPECT_EQ(c.rescale_muls, expected.rescale_muls);
-      EXPECT_EQ(c.bias_adds, expected.bias_adds);
-      EXPECT_EQ(c.dense_macs, expected.dense_macs);
-      EXPECT_EQ(c.dense_weight_words, expected.dense_weight_words);
-      EXPECT_EQ(c.input_sq_norm, expected.input_sq_norm);
-      EXPECT_EQ(c.reconstruction_sq_err, expected.reconstruction_sq_err);
+      for_each_counter_field(
+          [&](const char* field, auto member, Merge) { EXPECT_EQ(c.*member, expected.*member) << field; });
     }
     // Attention: QK^T and AV per query head over the causal context, counted with explicit loops.
     std::uint64_t macs = 0;
     for (std::int64_t t = 0; t < req.tokens; ++t)
-      for (std::int64_t h = 0; h < s.heads; ++h)
+      for (std::int64_t h = 0; h < 4; ++h)
         for (std::int64_t key = 0; key <= t; ++key)
-          macs += 2 * static_cast<std::uint64_t>(s.head_dim);
+          macs += 2 * 6U;
     const LayerRecord& attention = record(acc, cat("layers.", l, ".attention"));
     EXPECT_FALSE(attention.coded);
     EXPECT_EQ(attention.counters.dense_macs, macs);
@@ -190,7 +150,7 @@ TEST(Account, EqualsRunningTheSameActivationsThroughMaterialisedLayers) {
   }
   const LayerRecord& head = record(acc, "lm_head");
   EXPECT_EQ(head.counters.uncoded_macs, 11U * 24U * 50U);
-  EXPECT_EQ(acc.report.layers.size(), 2U * 8U + 1U);
+  EXPECT_EQ(acc.report.layers.size(), 1U + 2U * 9U + 2U);  // the rows of a run: embed .. final_norm, lm_head
   EXPECT_EQ(acc.report.run["tokens"], 11);
   EXPECT_EQ(acc.report.run["coding"], "bitwise");
 }
@@ -198,12 +158,12 @@ TEST(Account, EqualsRunningTheSameActivationsThroughMaterialisedLayers) {
 TEST(Account, DownProjIsDenseByDefaultAndSequencesRestartTheContext) {
   const test::ScratchDir dir;
   AccountRequest req;
-  req.shape = tiny_shape(dir);
+  req.config = tiny_config(dir);
   req.tokens = 10;
   req.chunk_tokens = 3;
   req.sequence_tokens = 4;  // positions 0 1 2 3 0 1 2 3 0 1
   const AccountResult acc = account(req);
-  const LayerRecord& down = record(acc, "layers.1.down_proj");
+  const LayerRecord& down = record(acc, "layers.1.mlp_out");
   EXPECT_FALSE(down.coded);
   EXPECT_EQ(down.counters.spikes, 0U);
   EXPECT_EQ(down.counters.uncoded_macs, 10U * 40U * 24U);
@@ -214,7 +174,7 @@ TEST(Account, DownProjIsDenseByDefaultAndSequencesRestartTheContext) {
 TEST(Account, ChunkSizeChangesOnlyPerCallCountersWhenTIsFixed) {
   const test::ScratchDir dir;
   AccountRequest req;
-  req.shape = tiny_shape(dir);
+  req.config = tiny_config(dir);
   req.tokens = 12;
   req.site.coding.scheme = coding::Scheme::ternary;
   req.site.coding.steps = 40;
@@ -241,7 +201,7 @@ TEST(Account, ChunkSizeChangesOnlyPerCallCountersWhenTIsFixed) {
 TEST(Account, StreamBuffersDoNotGrowWithTokensAndReportIsThreadIndependent) {
   const test::ScratchDir dir;
   AccountRequest req;
-  req.shape = tiny_shape(dir);
+  req.config = tiny_config(dir);
   req.chunk_tokens = 4;
   req.tokens = 8;
   const int saved = omp_get_max_threads();
@@ -260,31 +220,33 @@ TEST(Account, StreamBuffersDoNotGrowWithTokensAndReportIsThreadIndependent) {
   EXPECT_EQ(report_json(three.report).dump(), report_json(large.report).dump());
 }
 
-TEST(Account, ReadsActivationsFromATraceUnderEitherNaming) {
+TEST(Account, ReadsActivationsFromATraceUnderEveryNaming) {
   const test::ScratchDir dir;
   AccountRequest req;
-  req.shape = tiny_shape(dir);
+  req.config = tiny_config(dir);
   req.tokens = 7;
   req.chunk_tokens = 3;
   req.seed = 9;
   const AccountResult synthetic = account(req);
 
-  // The same activations, recorded in a trace: our names for layer 0, Hugging Face module names for layer 1.
+  // The same activations in a trace: site names for layer 0's attention input, projection names for its
+  // o and gate/up inputs, Hugging Face module names for layer 1.
   std::vector<test::TraceLayer> layers;
   for (std::int64_t l = 0; l < 2; ++l) {
-    for (const auto& [role, block, input, width] :
-         std::vector<std::tuple<std::string, std::string, LayerInput, std::int64_t>>{
-             {"q_proj", "self_attn", LayerInput::attention, 24},
-             {"o_proj", "self_attn", LayerInput::attention_output, 24},
-             {"gate_proj", "mlp", LayerInput::mlp, 24}}) {
+    for (const auto& [ours, hf, site, ordinal] :
+         std::vector<std::tuple<std::string, std::string, std::string, std::size_t>>{
+             {"attn_in", "self_attn.q_proj", "attn_in", 0},
+             {"o_proj", "self_attn.o_proj", "attn_out", 1},
+             {"gate_proj", "mlp.gate_proj", "mlp_in", 2}}) {
       test::TraceLayer t;
-      t.name = l == 0 ? cat("layers.0.", role) : cat("model.layers.1.", block, ".", role);
+      t.name = l == 0 ? cat("layers.0.", ours) : cat("model.layers.1.", hf);
       t.index = static_cast<std::int64_t>(layers.size());
       t.tokens = 9;  // more than requested: the accountant reads only what it needs
-      t.in = width;
+      t.in = 24;
       t.out = 2;
-      t.input = OutlierChannels(req.seed, synthetic_stream(l, input), width).tokens(0, 9);
-      t.weight.assign(static_cast<std::size_t>(2 * width), 0.1F);
+      t.input = OutlierChannels(req.seed, synthetic_stream(static_cast<std::size_t>(4 * l) + ordinal), 24)
+                    .tokens(0, 9);
+      t.weight.assign(static_cast<std::size_t>(2 * 24), 0.1F);
       layers.push_back(t);
     }
   }
@@ -308,23 +270,24 @@ TEST(Account, ReadsActivationsFromATraceUnderEitherNaming) {
     EXPECT_NE(std::string(e.what()).find("holds 9 tokens, 10 requested"), std::string::npos) << e.what();
   }
   req.tokens = 4;
-  req.coded.push_back(Projection::down);  // the trace has no down_proj input
+  req.sites = "qkv,o,gateup,down";  // the trace has no down_proj input
   try {
     (void)account(req);
     FAIL() << "accepted a trace without down_proj inputs";
   } catch (const models::ModelError& e) {
-    EXPECT_NE(std::string(e.what()).find("no recorded input for layer 0"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("layers.0.down_proj"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no recorded input for site 'layers.0.mlp_out'"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("model.layers.0.mlp.down_proj"), std::string::npos) << e.what();
   }
 }
 
 TEST(Account, RejectsNonFiniteTraceValuesNamingTheTokenRange) {
   const test::ScratchDir dir;
   AccountRequest req;
-  req.shape = tiny_shape(dir);
+  req.config = tiny_config(dir);
   req.tokens = 4;
   req.chunk_tokens = 2;
-  req.coded = {Projection::o};
+  req.sites = "o";
   std::vector<test::TraceLayer> layers;
   for (std::int64_t l = 0; l < 2; ++l) {
     test::TraceLayer t;
