@@ -133,7 +133,7 @@ class Executor {
       std::fill(y.begin() + static_cast<std::ptrdiff_t>(sz(samples_) * out_per), y.end(), 0.0F);
       for (std::int64_t k = 0; k < samples_; ++k) {
         const auto xs = x.subspan(sz(k) * in_per, in_per);
-        if (options_.observer) options_.observer(s, xs, rows_per);
+        if (options_.observer) options_.observer(s, xs, rows_per, (options_.first_sample + k) * rows_per);
         const std::string what =
             cat(plan_.source, ": site '", s.name, "' input of sample ", options_.first_sample + k);
         run_site(synapses, xs, rows_per, *options_.site, y.subspan(sz(k) * out_per, out_per), counters,
@@ -141,7 +141,7 @@ class Executor {
       }
     } else {
       const auto rows = static_cast<std::int64_t>(x.size()) / in;
-      if (options_.observer) options_.observer(s, x, rows);
+      if (options_.observer) options_.observer(s, x, rows, plan_.kind == PlanKind::tokens ? state_.pos : 0);
       const std::string what = plan_.kind == PlanKind::trace
                                    ? cat(plan_.source, ": layer '", s.name, "' input")
                                    : cat(plan_.source, ": ", s.name, " input");

@@ -32,8 +32,10 @@ struct PlanInput {
   static PlanInput of_values(std::span<const float> x) { return {{}, x}; }
 };
 
-// Sees the input of every coded site as it is coded (`spikesim run --save-activations`).
-using SiteObserver = std::function<void(const Step& site, std::span<const float> x, std::int64_t rows)>;
+// Sees the input of every coded site as it is coded (`spikesim run --save-activations`): x [rows][in], whose
+// first row is row `first_row` of everything the site codes in the run (samples may arrive in any order).
+using SiteObserver = std::function<void(const Step& site, std::span<const float> x, std::int64_t rows,
+                                        std::int64_t first_row)>;
 
 struct ExecOptions {
   const SiteConfig* site = nullptr;  // the spiking run when set; nullptr: the dense run

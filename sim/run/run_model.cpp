@@ -92,7 +92,7 @@ ReportInput run_network(const RunRequest& request, ModelKind kind) {
   models::Preprocess pre = request.preprocess;
   if (!request.layout_given)
     pre.layout = kind == ModelKind::keras ? models::Layout::nhwc : models::Layout::nchw;
-  const EvalResult result = evaluate(plan, data, pre, request.site);
+  const EvalResult result = evaluate(plan, data, pre, request.site, false, request.observer);
 
   ReportInput report;
   report.layers = result.records;
@@ -128,7 +128,8 @@ ReportInput run_model(const RunRequest& request) {
         throw models::ModelError(
             cat(request.model, ": --images / --labels apply to ONNX and Keras models, not traces"));
       const models::Network network = models::load_trace(request.model);
-      report.layers = run_trace(lower_network(network, request.lower), request.site, request.progress);
+      report.layers =
+          run_trace(lower_network(network, request.lower), request.site, request.progress, request.observer);
       report.run = base_run_json(request, "trace");
       break;
     }
@@ -142,7 +143,7 @@ ReportInput run_model(const RunRequest& request) {
                                        .max_tokens = request.max_tokens},
                               .sites = request.lower.sites.spec,
                               .site = request.site,
-                              .observer = {}};
+                              .observer = request.observer};
       report = run_llm(llm);
       Json run = base_run_json(request, name(kind));
       run.update(report.run);

@@ -10,6 +10,7 @@
 #include "models/idx.hpp"
 #include "sim/plan/lower.hpp"
 #include "sim/report/report.hpp"
+#include "sim/run/execute.hpp"
 #include "sim/site/site.hpp"
 
 namespace spikesim::sim {
@@ -32,6 +33,7 @@ struct RunRequest {
   LowerOptions lower;            // batch, and the coded sites (sim/plan/select.hpp) of every model kind
   std::string command = "run";   // recorded in the report
   Progress* progress = nullptr;  // optional: advanced per layer / token / sample by the path that runs
+  SiteObserver observer;         // optional: sees the input of every coded site (run --save-activations)
 };
 
 enum class ModelKind { trace, llama2c, safetensors, onnx, keras };

@@ -5,7 +5,8 @@
 
 namespace spikesim::sim {
 
-std::vector<LayerRecord> run_trace(const Plan& plan, const SiteConfig& config, Progress* progress) {
+std::vector<LayerRecord> run_trace(const Plan& plan, const SiteConfig& config, Progress* progress,
+                                   const SiteObserver& observer) {
   if (progress != nullptr) progress->start(plan.sites(true).size());
   std::vector<LayerRecord> records = plan_records(plan);
   RunState state(plan);
@@ -13,6 +14,7 @@ std::vector<LayerRecord> run_trace(const Plan& plan, const SiteConfig& config, P
   options.site = &config;
   options.spikes_per_input = true;
   options.progress = progress;
+  options.observer = observer;
   execute(plan, state, {}, options, &records);
   return records;
 }
