@@ -30,6 +30,8 @@ SiteCounters token_cost(const Step& s, std::int64_t rows, std::uint64_t ctx_sum)
       // q.k and p.v: 2 x heads x head_dim MACs per attended position, causal.
       const AttentionStep& a = s.as<AttentionStep>();
       macs = 2 * u64(a.heads * a.head_dim) * ctx_sum;
+      // Softmax over the scores: exponent, sum and divide per attended position and head.
+      c.elementwise_ops = 3 * u64(a.heads) * ctx_sum;
       break;
     }
     case StepKind::embedding:
@@ -43,6 +45,7 @@ SiteCounters token_cost(const Step& s, std::int64_t rows, std::uint64_t ctx_sum)
       break;
   }
   c.add_dense_op(u64(rows), macs, weight_words);
+  c.elementwise_ops += u64(s.elementwise_per_row * rows);
   return c;
 }
 

@@ -538,8 +538,6 @@ class Lowering {
                                       " must be two token-row values of one shape"));
     Step s = make_step(std::move(p), op, {ai, bi});
     s.name += suffix;
-    // LLM residual adds are not counted yet (the common cost table counts them).
-    s.counted = plan_.kind != PlanKind::tokens;
     s.elementwise_per_row = ops::numel(out) / plan_.batch;
     s.in_per_row = s.elementwise_per_row;
     s.out_per_row = s.elementwise_per_row;
@@ -1107,7 +1105,7 @@ class Lowering {
     Step s = make_step(SiluMulStep{}, op, {gi, ui});
     s.in_per_row = 2 * hidden;
     s.out_per_row = hidden;
-    s.macs_per_row = 2 * hidden;
+    s.elementwise_per_row = 2 * hidden;  // SiLU and the product: element-wise, no weight
     return emit(std::move(s), value(gi).shape);
   }
 

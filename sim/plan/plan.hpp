@@ -149,7 +149,6 @@ struct Step {
   std::vector<int> out;              // value ids (one, except fused sites and rope)
   bool coded = false;                // synaptic site spike-coded in the spiking run
   bool input_layer = false;          // synaptic site fed by the model input through non-synaptic ops only
-  bool counted = true;               // false: the step's work is not reported (LLM residual adds, for now)
   std::int64_t index = -1;           // report index; -1: the step's position
   // Report shape and work per row (network plans: per sample).
   std::int64_t in_per_row = 0;   // presynaptic neurons (sites) or input elements

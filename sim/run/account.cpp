@@ -54,8 +54,7 @@ std::string trace_dataset(const models::H5Reader& h5, const Step& site) {
 
 // One coded site of the plan and where its input comes from.
 struct Source {
-  std::size_t step = 0;    // in plan.steps
-  std::size_t record = 0;  // in the records
+  std::size_t step = 0;  // in plan.steps and the records
   std::int64_t in = 0, out = 0;
   std::unique_ptr<OutlierChannels> generator;  // synthetic
   std::string dataset;                         // trace
@@ -99,17 +98,14 @@ AccountResult account(const AccountRequest& request) {
   std::vector<Source> sources;
   std::int64_t tokens = request.tokens;
   {
-    std::size_t record = 0;
     std::size_t ordinal = 0;
     for (std::size_t i = 0; i < plan.steps.size(); ++i) {
       const Step& s = plan.steps[i];
-      const std::size_t rec = record;
-      if (s.counted) ++record;
       if (!s.synaptic()) continue;
       const std::size_t site_ordinal = ordinal++;
       if (!s.coded) continue;
       const LinearWeights& w = *s.as<LinearStep>().weights;
-      Source src{i, rec, w.in, w.out, nullptr, ""};
+      Source src{i, w.in, w.out, nullptr, ""};
       if (synthetic) {
         src.generator = std::make_unique<OutlierChannels>(request.seed, synthetic_stream(site_ordinal), w.in,
                                                           request.sigma);
@@ -185,7 +181,7 @@ AccountResult account(const AccountRequest& request) {
         c.dense_macs = nu * static_cast<std::uint64_t>(src.in * src.out);
         c.dense_weight_words = static_cast<std::uint64_t>(src.in * src.out);
         c.bias_adds = w.bias.empty() ? 0 : nu * static_cast<std::uint64_t>(src.out);
-        records[src.record].counters += c;
+        records[src.step].counters += c;
       } catch (...) {
         failure[static_cast<std::size_t>(k)] = std::current_exception();
       }
@@ -197,11 +193,8 @@ AccountResult account(const AccountRequest& request) {
     std::uint64_t ctx = 0;
     for (std::int64_t t = t0; t < t0 + n; ++t)
       ctx += static_cast<std::uint64_t>(t % sequence + 1);
-    std::size_t record = 0;
-    for (const Step& s : plan.steps) {
-      if (!s.counted) continue;
-      if (!s.coded) records[record].counters += dense_cost(plan, s, n, ctx);
-      ++record;
+    for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+      if (!plan.steps[i].coded) records[i].counters += dense_cost(plan, plan.steps[i], n, ctx);
     }
     if (request.progress != nullptr) request.progress->advance(1);
   }

@@ -33,14 +33,9 @@ class Executor {
       state_.slots[i].resize(sz(rows_ * plan_.slot_size[i]));
     if (plan_.kind == PlanKind::network) set_input(input.values);
 
-    std::size_t record = 0;
     for (std::size_t i = 0; i < plan_.steps.size(); ++i) {
       const Step& s = plan_.steps[i];
-      LayerRecord* rec = nullptr;
-      if (s.counted) {
-        if (records != nullptr) rec = &(*records)[record];
-        ++record;
-      }
+      LayerRecord* rec = records != nullptr ? &(*records)[i] : nullptr;
       std::vector<std::span<const float>> ins;
       ins.reserve(s.in.size());
       for (const int id : s.in)
@@ -172,7 +167,6 @@ std::vector<LayerRecord> plan_records(const Plan& plan) {
   std::vector<LayerRecord> records;
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
     const Step& s = plan.steps[i];
-    if (!s.counted) continue;
     LayerRecord r;
     r.name = s.name;
     r.kind = s.synaptic() ? std::string(name(s.kind())) : s.op;  // dense ops: the op as the model names it
@@ -188,12 +182,8 @@ std::vector<LayerRecord> plan_records(const Plan& plan) {
 
 std::span<const float> execute(const Plan& plan, RunState& state, const PlanInput& input,
                                const ExecOptions& options, std::vector<LayerRecord>* records) {
-  if (records != nullptr) {
-    const auto counted =
-        std::count_if(plan.steps.begin(), plan.steps.end(), [](const Step& s) { return s.counted; });
-    if (records->size() != static_cast<std::size_t>(counted))
-      throw std::invalid_argument("execute: records do not belong to this plan");
-  }
+  if (records != nullptr && records->size() != plan.steps.size())
+    throw std::invalid_argument("execute: records do not belong to this plan");
   return Executor(plan, state, options).run(input, records);
 }
 

@@ -46,7 +46,7 @@ struct ExecOptions {
   Progress* progress = nullptr;      // optional: advanced once per coded site run
 };
 
-// One report row per counted step (execution order), empty counters.
+// One report row per step (execution order), empty counters.
 std::vector<LayerRecord> plan_records(const Plan& plan);
 
 // Runs one call: network plans one batch, token plans input.tokens.size() tokens (appended to the caches).

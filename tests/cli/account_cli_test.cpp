@@ -22,15 +22,16 @@ TEST(AccountCli, WritesAReportForTheQwen25_7BConfig) {
   std::ifstream in(dir / "out" / "report.json");
   const json r = json::parse(in);
   // The rows of a run of the same model: embed, per layer attn_norm, attn_in (q|k|v), rope, attention,
-  // attn_out, mlp_norm, mlp_in (gate|up), swiglu, mlp_out, then final_norm and lm_head.
-  ASSERT_EQ(r["layers"].size(), 1U + 28U * 9U + 2U);
+  // attn_out, attn_residual, mlp_norm, mlp_in (gate|up), swiglu, mlp_out, mlp_residual, then final_norm and
+  // lm_head.
+  ASSERT_EQ(r["layers"].size(), 1U + 28U * 11U + 2U);
   EXPECT_EQ(r["run"]["command"], "account");
   EXPECT_EQ(r["run"]["llm"]["dim"], 3584);
   EXPECT_EQ(r["run"]["coded_sites"], json({"layers.*.attn_in", "layers.*.attn_out", "layers.*.mlp_in"}));
   EXPECT_EQ(r["layers"][2]["name"], "layers.0.attn_in");
   EXPECT_EQ(r["layers"][4]["name"], "layers.0.attention");
-  EXPECT_EQ(r["layers"][9]["name"], "layers.0.mlp_out");
-  EXPECT_EQ(r["layers"][9]["coded"], false);
+  EXPECT_EQ(r["layers"][10]["name"], "layers.0.mlp_out");
+  EXPECT_EQ(r["layers"][10]["coded"], false);
   EXPECT_EQ(r["layers"].back()["name"], "lm_head");
   const json& qkv = r["layers"][2];
   EXPECT_EQ(qkv["out_features"], 3584 + 512 + 512);
@@ -39,14 +40,18 @@ TEST(AccountCli, WritesAReportForTheQwen25_7BConfig) {
   EXPECT_EQ(qkv["effective_sops"], qkv["sops"]);  // weights not materialised: dense-weight assumption
   EXPECT_GT(qkv["zero_fraction"].get<double>(), 0.5);
   EXPECT_TRUE(qkv["energy_pj"].contains("loihi"));
-  // Every linear layer's dense MACs, attention over the causal context, and the cost table's ops (norms,
-  // RoPE, SwiGLU: 2 MACs per element); lm_head on every token.
+  // Every linear layer's dense MACs, attention over the causal context, and the cost table's MACs (norms:
+  // 2 per element, RoPE: 2 per rotated feature); lm_head on every token.
   const std::uint64_t per_token_linear =
       28ULL * 3584ULL * (3584 + 512 + 512 + 3584 + 3 * 18944) + 3584ULL * 152064ULL;
-  const std::uint64_t per_token_elementwise =
-      28ULL * (2 * 2 * 3584 + 2 * (3584 + 512) + 2 * 18944) + 2 * 3584;
+  const std::uint64_t per_token_affine = 28ULL * (2 * 2 * 3584 + 2 * (3584 + 512)) + 2 * 3584;
   const std::uint64_t attention = 28ULL * 2 * 3584 * (1 + 2 + 3);
-  EXPECT_EQ(r["totals"]["dense_macs"], 3 * (per_token_linear + per_token_elementwise) + attention);
+  EXPECT_EQ(r["totals"]["dense_macs"], 3 * (per_token_linear + per_token_affine) + attention);
+  // Element-wise: SwiGLU (SiLU and product), two residual adds per layer, the attention softmax (3 per
+  // score).
+  const std::uint64_t per_token_elementwise = 28ULL * (2 * 18944 + 2 * 3584);
+  const std::uint64_t softmax = 28ULL * 3 * 28 * (1 + 2 + 3);
+  EXPECT_EQ(r["totals"]["elementwise_ops"], 3 * per_token_elementwise + softmax);
   EXPECT_TRUE(std::filesystem::exists(dir / "out" / "layers.csv"));
 }
 

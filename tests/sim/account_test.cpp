@@ -150,7 +150,7 @@ TEST(Account, EqualsRunningTheSameActivationsThroughMaterialisedLayers) {
   }
   const LayerRecord& head = record(acc, "lm_head");
   EXPECT_EQ(head.counters.uncoded_macs, 11U * 24U * 50U);
-  EXPECT_EQ(acc.report.layers.size(), 1U + 2U * 9U + 2U);  // the rows of a run: embed .. final_norm, lm_head
+  EXPECT_EQ(acc.report.layers.size(), 1U + 2U * 11U + 2U);  // the rows of a run: embed .. final_norm, lm_head
   EXPECT_EQ(acc.report.run["tokens"], 11);
   EXPECT_EQ(acc.report.run["coding"], "bitwise");
 }

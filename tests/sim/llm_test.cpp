@@ -94,7 +94,7 @@ TEST_F(LlmRun, RecordsCountFusedSitesAndDenseOps) {
   const SiteConfig site = spiking(coding::Scheme::ternary, 3.0);
   (void)logits(&site, &records);
   const auto n = static_cast<std::uint64_t>(tokens.size());
-  ASSERT_EQ(records.size(), 1 + 2 * 9 + 2U);
+  ASSERT_EQ(records.size(), 1 + 2 * 11 + 2U);
   EXPECT_EQ(records.front().name, "embed");
   EXPECT_EQ(records.back().name, "lm_head");
   std::uint64_t attention_macs = 0;
