@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
                                    [&] { sim::event_forward(layer, coded, y_event, options); },
                                    [&] {
                                      sim::run_site({&layer, nullptr}, x, tokens, config, y_site, sink,
-                                                   {layer.name, "bench x", 0, {}, true});
+                                                   {layer.name, "bench x", 0, {}});
                                    }},
                                   rounds);
       const double t_dense = bench::median(times[0]);

@@ -40,7 +40,7 @@ void check_finite_output(const Plan& plan, std::span<const float> y, std::int64_
 }  // namespace
 
 EvalResult evaluate(const Plan& plan, const models::Dataset& data, const models::Preprocess& pre,
-                    const SiteConfig& config, bool spikes_per_input, const SiteObserver& observer) {
+                    const SiteConfig& config, const SiteObserver& observer) {
   const std::int64_t sample_size = plan.sample_input_size();
   if (data.sample_size() != sample_size) {
     throw models::ModelError(cat(data.images_file, ": samples have ", data.height, "x", data.width, "x",
@@ -80,7 +80,6 @@ EvalResult evaluate(const Plan& plan, const models::Dataset& data, const models:
           const ExecOptions spiking{.site = &config,
                                     .samples = count,
                                     .first_sample = first,
-                                    .spikes_per_input = spikes_per_input,
                                     .observer = observer,
                                     .progress = nullptr};
           const std::span<const float> ys =

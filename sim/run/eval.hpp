@@ -30,11 +30,9 @@ struct EvalResult {
 
 // Runs every sample of `data` (preprocessed with `pre`) through the plan. ModelError for a sample whose
 // size does not match the model input, or a non-finite model output (naming the sample).
-// spikes_per_input: keep the events of every presynaptic neuron of the coded sites in the records.
 // observer: sees every coded site's input (run --save-activations).
 EvalResult evaluate(const Plan& plan, const models::Dataset& data, const models::Preprocess& pre,
-                    const SiteConfig& config, bool spikes_per_input = false,
-                    const SiteObserver& observer = {});
+                    const SiteConfig& config, const SiteObserver& observer = {});
 
 // {"samples", "classes", "dense": {"correct", "top1"}, "spiking": {...}, "agreement", "output_rel_error"};
 // the accuracies need labels (null without).

@@ -117,7 +117,7 @@ class Executor {
     SiteCounters scratch;
     SiteCounters& counters = rec != nullptr ? rec->counters : scratch;
     std::span<std::uint64_t> spikes_per_input;
-    if (rec != nullptr && options_.spikes_per_input) {
+    if (rec != nullptr) {  // every coded site: the events of each presynaptic neuron (core mapping)
       rec->spikes_per_input.resize(sz(in), 0);
       spikes_per_input = rec->spikes_per_input;
     }
@@ -132,7 +132,7 @@ class Executor {
         const std::string what =
             cat(plan_.source, ": site '", s.name, "' input of sample ", options_.first_sample + k);
         run_site(synapses, xs, rows_per, *options_.site, y.subspan(sz(k) * out_per, out_per), counters,
-                 {s.name, what, (options_.first_sample + k) * rows_per, spikes_per_input, linear});
+                 {s.name, what, (options_.first_sample + k) * rows_per, spikes_per_input});
       }
     } else {
       const auto rows = static_cast<std::int64_t>(x.size()) / in;
@@ -141,7 +141,7 @@ class Executor {
                                    ? cat(plan_.source, ": layer '", s.name, "' input")
                                    : cat(plan_.source, ": ", s.name, " input");
       run_site(synapses, x, rows, *options_.site, y, counters,
-               {s.name, what, plan_.kind == PlanKind::tokens ? state_.pos : 0, spikes_per_input, linear});
+               {s.name, what, plan_.kind == PlanKind::tokens ? state_.pos : 0, spikes_per_input});
     }
     if (outs.size() > 1) split_columns(y, s.as<LinearStep>().out_widths, outs);
   }

@@ -41,7 +41,6 @@ struct ExecOptions {
   const SiteConfig* site = nullptr;  // the spiking run when set; nullptr: the dense run
   std::int64_t samples = -1;         // network plans: samples that count (the rest pads a static batch)
   std::int64_t first_sample = 0;     // network plans: number of the batch's first sample (messages, rasters)
-  bool spikes_per_input = false;     // keep the events of every presynaptic neuron in the records
   SiteObserver observer;             // optional
   Progress* progress = nullptr;      // optional: advanced once per coded site run
 };

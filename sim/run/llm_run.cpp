@@ -286,12 +286,8 @@ ReportInput run_llm(const LlmRunRequest& r) {
   std::vector<float> spiking;
   {
     RunState state(plan);
-    const ExecOptions options{.site = &r.site,
-                              .samples = -1,
-                              .first_sample = 0,
-                              .spikes_per_input = false,
-                              .observer = r.observer,
-                              .progress = nullptr};
+    const ExecOptions options{
+        .site = &r.site, .samples = -1, .first_sample = 0, .observer = r.observer, .progress = nullptr};
     const auto y = execute(plan, state, PlanInput::of_tokens(tokens.ids), options, &report.layers);
     spiking.assign(y.begin(), y.end());
   }

@@ -92,7 +92,7 @@ ReportInput run_network(const RunRequest& request, ModelKind kind) {
   models::Preprocess pre = request.preprocess;
   if (!request.layout_given)
     pre.layout = kind == ModelKind::keras ? models::Layout::nhwc : models::Layout::nchw;
-  const EvalResult result = evaluate(plan, data, pre, request.site, false, request.observer);
+  const EvalResult result = evaluate(plan, data, pre, request.site, request.observer);
 
   ReportInput report;
   report.layers = result.records;

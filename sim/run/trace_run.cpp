@@ -12,7 +12,6 @@ std::vector<LayerRecord> run_trace(const Plan& plan, const SiteConfig& config, P
   RunState state(plan);
   ExecOptions options;
   options.site = &config;
-  options.spikes_per_input = true;
   options.progress = progress;
   options.observer = observer;
   execute(plan, state, {}, options, &records);

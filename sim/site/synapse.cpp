@@ -31,7 +31,7 @@ void run_site(const Synapses& s, std::span<const float> x, std::int64_t rows, co
     code_site(config, x, rows, in, s.conv->fanout_count, s.conv->fanout_nonzero, out, run.what, site);
   }
   add_spikes_per_input(site.coded, run.spikes_per_input);
-  if (config.raster && run.offer_raster) config.raster->offer(run.site, site.coded, run.first_row);
+  if (config.raster) config.raster->offer(run.site, site.coded, run.first_row);
 
   const bool reference = config.engine == Engine::reference;
   if (s.linear != nullptr) {

@@ -35,7 +35,6 @@ struct SiteRun {
   std::string_view what;       // names x in errors ("model.onnx: site 'fc' input of sample 3")
   std::int64_t first_row = 0;  // index of x's first row among every row the site codes in the run
   std::span<std::uint64_t> spikes_per_input;  // [in], accumulated when not empty
-  bool offer_raster = true;                   // offer the coded rows to config.raster
 };
 
 // Codes x [rows][in], delivers its events, writes y [rows][out] and adds what happened to `counters`.

@@ -126,7 +126,7 @@ TEST(Account, EqualsRunningTheSameActivationsThroughMaterialisedLayers) {
         const std::int64_t n = std::min(req.chunk_tokens, req.tokens - t0);
         const std::vector<float> x = source.tokens(t0, n);
         std::vector<float> y(static_cast<std::size_t>(n * layer.out));
-        run_site({&layer, nullptr}, x, n, req.site, y, expected, {layer.name, "x", 0, {}, true});
+        run_site({&layer, nullptr}, x, n, req.site, y, expected, {layer.name, "x", 0, {}});
       }
       const LayerRecord& r = record(acc, cat("layers.", l, ".", site.name));
       EXPECT_TRUE(r.coded);

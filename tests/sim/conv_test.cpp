@@ -228,7 +228,7 @@ TEST(ConvSite, CountersFollowTheFanOut) {
     cfg.coding.scheme = scheme;
     SiteCounters c;
     std::vector<float> y(static_cast<std::size_t>(samples * g.out_size()));
-    run_site({nullptr, &conv}, x, samples, cfg, y, c, {"c", "x", 0, {}, true});
+    run_site({nullptr, &conv}, x, samples, cfg, y, c, {"c", "x", 0, {}});
     // Walk the explicit event stream: each event reaches the brute-force fan-out of its neuron.
     const auto coded = coding::prepare(neurons::fire(cfg.neuron, x, samples, g.in_size()), cfg.coding, "x");
     const auto events = coding::encode(coded);

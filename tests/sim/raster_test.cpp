@@ -25,8 +25,8 @@ TEST(Raster, CapturesTheRequestedTokenOfTheRequestedSiteAcrossCalls) {
   std::vector<float> second;
   for (int call = 0; call < 2; ++call) {
     const auto x = test::gaussian(static_cast<std::size_t>(4 * in), 10 + static_cast<std::uint32_t>(call));
-    run_site({&q, nullptr}, x, 4, config, y, c, {q.name, "q", 4 * call, {}, true});
-    run_site({&k, nullptr}, x, 4, config, y, c, {k.name, "k", 4 * call, {}, true});
+    run_site({&q, nullptr}, x, 4, config, y, c, {q.name, "q", 4 * call, {}});
+    run_site({&k, nullptr}, x, 4, config, y, c, {k.name, "k", 4 * call, {}});
     if (call == 1) second = x;
   }
   const auto r = config.raster->raster();

@@ -74,8 +74,8 @@ TEST(RunCodedLinear, AccumulatesCountersAndFidelity) {
   cfg.coding.scheme = coding::Scheme::binary;
   SiteCounters c;
   std::vector<float> y(static_cast<std::size_t>(tokens * out));
-  run_site({&layer, nullptr}, x, tokens, cfg, y, c, {layer.name, "x", 0, {}, true});
-  run_site({&layer, nullptr}, x, tokens, cfg, y, c, {layer.name, "x", 0, {}, true});
+  run_site({&layer, nullptr}, x, tokens, cfg, y, c, {layer.name, "x", 0, {}});
+  run_site({&layer, nullptr}, x, tokens, cfg, y, c, {layer.name, "x", 0, {}});
   EXPECT_EQ(c.calls, 2U);
   EXPECT_EQ(c.tokens, 32U);
   EXPECT_EQ(c.dense_macs, static_cast<std::uint64_t>(2 * tokens * in * out));
@@ -92,7 +92,7 @@ TEST(RunCodedLinear, AccumulatesCountersAndFidelity) {
   // A finer threshold (larger k) reconstructs better.
   cfg.neuron.k = 50.0;
   SiteCounters fine;
-  run_site({&layer, nullptr}, x, tokens, cfg, y, fine, {layer.name, "x", 0, {}, true});
+  run_site({&layer, nullptr}, x, tokens, cfg, y, fine, {layer.name, "x", 0, {}});
   EXPECT_LT(std::sqrt(fine.reconstruction_sq_err / fine.input_sq_norm), recon / 5.0);
 }
 
@@ -108,8 +108,8 @@ TEST(RunCodedLinear, ReferenceAndFastEnginesCountTheSame) {
   SiteCounters cr;
   std::vector<float> yf(60);
   std::vector<float> yr(60);
-  run_site({&layer, nullptr}, x, 10, fast, yf, cf, {layer.name, "x", 0, {}, true});
-  run_site({&layer, nullptr}, x, 10, ref, yr, cr, {layer.name, "x", 0, {}, true});
+  run_site({&layer, nullptr}, x, 10, fast, yf, cf, {layer.name, "x", 0, {}});
+  run_site({&layer, nullptr}, x, 10, ref, yr, cr, {layer.name, "x", 0, {}});
   EXPECT_EQ(cf.sops, cr.sops);
   EXPECT_EQ(cf.spikes, cr.spikes);
   for (std::size_t i = 0; i < yf.size(); ++i)
