@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "base/error.hpp"
 #include "coding/scheme.hpp"
 #include "sim/run/run_model.hpp"
 
@@ -168,6 +169,10 @@ int cli_main(int argc, char** argv) {
   if (threads > 0) omp_set_num_threads(threads);
   try {
     return action();
+  } catch (const InternalError& e) {
+    std::cerr << "spikesim: internal error (a bug: please report it with the command line): " << e.what()
+              << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "spikesim: error: " << e.what() << "\n";
     return 1;

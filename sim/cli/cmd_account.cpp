@@ -10,6 +10,7 @@
 #include "base/text.hpp"
 #include "models/error.hpp"
 #include "sim/cli/cli.hpp"
+#include "sim/report/report.hpp"
 #include "sim/run/account.hpp"
 
 namespace spikesim::sim {

@@ -214,15 +214,6 @@ Json layer_json(const LayerRecord& layer, std::size_t index, const std::vector<P
 
 }  // namespace
 
-void add_coding_json(Json& run, const SiteConfig& config) {
-  run["coding"] = coding::name(config.coding.scheme);
-  run["neuron"] = neurons::name(config.neuron.kind);
-  run["k"] = config.neuron.k;
-  run["granularity"] = neurons::name(config.neuron.granularity);
-  run["fixed_T"] = config.coding.steps ? Json(*config.coding.steps) : Json(nullptr);
-  run["saturate"] = config.coding.saturate;
-}
-
 Json metrics_json(const SiteCounters& c) {
   Json j;
   const auto elements = static_cast<double>(c.elements);

@@ -15,7 +15,7 @@
 
 #include "base/progress.hpp"
 #include "models/llm.hpp"
-#include "sim/report/report.hpp"
+#include "sim/run/result.hpp"
 #include "sim/run/synthetic.hpp"
 #include "sim/site/site.hpp"
 

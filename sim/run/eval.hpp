@@ -11,8 +11,8 @@
 
 #include "models/idx.hpp"
 #include "sim/plan/plan.hpp"
-#include "sim/report/report.hpp"
 #include "sim/run/execute.hpp"
+#include "sim/run/result.hpp"
 #include "sim/site/layer_record.hpp"
 #include "sim/site/site.hpp"
 

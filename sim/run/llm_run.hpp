@@ -12,8 +12,8 @@
 #include "models/llm.hpp"
 #include "models/tokenizer.hpp"
 #include "sim/plan/lower.hpp"
-#include "sim/report/report.hpp"
 #include "sim/run/execute.hpp"
+#include "sim/run/result.hpp"
 
 namespace spikesim::sim {
 

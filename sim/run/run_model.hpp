@@ -9,8 +9,8 @@
 #include "base/progress.hpp"
 #include "models/idx.hpp"
 #include "sim/plan/lower.hpp"
-#include "sim/report/report.hpp"
 #include "sim/run/execute.hpp"
+#include "sim/run/result.hpp"
 #include "sim/site/site.hpp"
 
 namespace spikesim::sim {

@@ -13,6 +13,7 @@
 #include "models/error.hpp"
 #include "models/hf_llm.hpp"
 #include "sim/plan/fuse.hpp"
+#include "sim/report/report.hpp"
 #include "sim/site/synapse.hpp"
 #include "tests/test_util.hpp"
 
