@@ -745,7 +745,7 @@ class Lowering {
     p.max = is_max;
     const std::int64_t planes_per_sample = p.planes / plan_.batch;
     const std::int64_t taps = ops::pool_taps(p.pool);
-    Step s = make_step(std::move(p), op, {xi});
+    Step s = make_step(p, op, {xi});
     const Shape out = spatial == 2 ? Shape{x[0], x[1], wh.out, ww.out} : Shape{x[0], x[1], ww.out};
     s.elementwise_per_row = taps * planes_per_sample;
     if (!is_max) s.elementwise_per_row += per_sample(out);  // the divisions
@@ -1069,6 +1069,7 @@ class Lowering {
     s.out_per_row = width;
     s.macs_per_row = 2 * width;
     std::vector<int> outs;
+    outs.reserve(ins.size());
     for (const int id : ins)
       outs.push_back(add_runtime(cat(op.name, "/", value(id).name), value(id).shape));
     s.out = outs;

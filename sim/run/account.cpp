@@ -42,7 +42,7 @@ std::string trace_dataset(const models::H5Reader& h5, const Step& site) {
   for (const auto& m : site.members)
     names.push_back(hf_module_name(m));
   for (const auto& n : names) {
-    const std::string dataset = "/layers/" + n + "/input";
+    std::string dataset = "/layers/" + n + "/input";
     if (h5.has("/layers/" + n) && h5.has(dataset)) return dataset;
   }
   std::string tried;

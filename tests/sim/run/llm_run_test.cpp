@@ -2,12 +2,13 @@
 // dense logits; decode with the KV cache equals the batched prefill; fused sites count spikes once and SOPs
 // over the whole fan-out; ops left dense are counted as dense and uncoded MACs.
 
+#include "sim/run/llm_run.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "models/hf_llm.hpp"
-#include "sim/run/llm_run.hpp"
 #include "tests/llm_fixtures.hpp"
 #include "tests/test_util.hpp"
 

@@ -1,11 +1,12 @@
 // Counters of a coded site: closed forms against explicit counting over the encoded event stream.
 
+#include "sim/site/synapse.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "coding/event_stream.hpp"
-#include "sim/site/synapse.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {
