@@ -329,10 +329,10 @@ const Elem<type>* stored(const LinearWeights& layer) {
 // is non-zero (packed: a constant, so the address is a shift), else `stride`.
 template <std::size_t nv, std::size_t fixed_stride, WeightType type>
 inline void accumulate(Vec16* acc, const Event* first, const Event* last, const Elem<type>* base,
-                       std::size_t stride) {
+                       std::size_t stride, std::size_t j0) {
   const std::size_t row_stride = fixed_stride != 0 ? fixed_stride : stride;
   for (const Event* e = first; e != last; ++e) {
-    const Elem<type>* w = base + static_cast<std::size_t>(e->j) * row_stride;
+    const Elem<type>* w = base + (static_cast<std::size_t>(e->j) - j0) * row_stride;
     const float value = e->value;
     for (std::size_t i = 0; i < nv; ++i)
       acc[i] += value * load_weights16<type>(w + i * lanes);
@@ -367,7 +367,6 @@ void deliver_tile(const LinearWeights& layer, const EventPlan& plan, const codin
           store16(dst + i * lanes, load_weights16<type>(src + i * lanes));
       }
     }
-    const float* packed_base = pack.data() - j0 * width;  // never dereferenced below j0
     // While this block's tokens are served, prefetch the next block's active weight rows from memory (the
     // rows are `out` elements apart, a stride hardware prefetchers do not follow), a few cache lines per
     // token.
@@ -391,9 +390,9 @@ void deliver_tile(const LinearWeights& layer, const EventPlan& plan, const codin
       const Event* first = plan.events.data() + cut[0];
       const Event* last = plan.events.data() + cut[1];
       if (packed) {
-        accumulate<nv, width, WeightType::f32>(acc, first, last, packed_base, width);
+        accumulate<nv, width, WeightType::f32>(acc, first, last, pack.data(), width, j0);
       } else {
-        accumulate<nv, 0, type>(acc, first, last, weights + o0, out);
+        accumulate<nv, 0, type>(acc, first, last, weights + o0, out, 0);
       }
       if (kb + 1 == plan.n_blocks) {  // last block: y = V_th * (acc - zero_point * row_sum) + bias
         finish_accumulators(acc, nv, static_cast<float>(coded.zero_point[r]), coded.scale[r],
