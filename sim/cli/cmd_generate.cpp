@@ -1,7 +1,9 @@
 // spikesim generate: greedy generation from an LLM checkpoint, dense or spike-coded.
 
 #include <iostream>
+#include <optional>
 
+#include "base/files.hpp"
 #include "base/text.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/report/report.hpp"
@@ -27,6 +29,8 @@ struct GenerateArgs {
 };
 
 int generate(const GenerateArgs& a) {
+  std::optional<OutputLock> lock;  // a second run into the same --out fails here, before any work
+  if (!a.out.empty()) lock.emplace(a.out);
   const models::LlmModel model = load_llm(a.model);
   const LlmSites sites = a.spiking ? parse_llm_sites(a.sites) : LlmSites{};
   const auto tokenizer = load_llm_tokenizer(a.model, a.tokenizer, model.config.vocab_size);

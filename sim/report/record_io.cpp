@@ -1,5 +1,7 @@
 #include "sim/report/record_io.hpp"
 
+#include <utility>
+
 #include "base/files.hpp"
 #include "base/text.hpp"
 
@@ -59,7 +61,13 @@ T typed(const Json& j, const char* key, const std::string& what) {
   } else if constexpr (std::is_floating_point_v<T>) {
     if (!v.is_number()) throw OutputError(cat(what, ": field '", key, "' is not a number"));
   } else {
-    if (!v.is_number_integer()) throw OutputError(cat(what, ": field '", key, "' is not an integer"));
+    const bool fits = v.is_number_unsigned()  ? std::in_range<T>(v.get<std::uint64_t>())
+                      : v.is_number_integer() ? std::in_range<T>(v.get<std::int64_t>())
+                                              : false;
+    if (!fits) {
+      throw OutputError(cat(what, ": field '", key, "' is not an integer in the range of its counter (found ",
+                            v.dump(), ")"));
+    }
   }
   return v.get<T>();
 }
@@ -82,8 +90,11 @@ SiteCounters counters_from_json(const Json& j, const std::string& what) {
   const Json& h = field(j, "count_histogram", what);
   if (!h.is_array() || h.size() != c.count_histogram.size())
     throw OutputError(cat(what, ": field 'count_histogram' must hold 4 integers"));
-  for (std::size_t i = 0; i < c.count_histogram.size(); ++i)
+  for (std::size_t i = 0; i < c.count_histogram.size(); ++i) {
+    if (!h[i].is_number_unsigned())
+      throw OutputError(cat(what, ": field 'count_histogram' must hold 4 integers >= 0, found ", h.dump()));
     c.count_histogram[i] = h[i].get<std::uint64_t>();
+  }
   for_each_sum(c, [&](const char* key, double& v) { v = typed<double>(j, key, what); });
   return c;
 }

@@ -13,6 +13,7 @@
 #include "coding/scheme.hpp"
 #include "models/error.hpp"
 #include "models/hdf5_file.hpp"
+#include "models/llm.hpp"
 
 namespace spikesim::sim {
 
@@ -26,9 +27,10 @@ std::int64_t positive_field(const Json& j, const std::string& file, const std::s
     if (fallback) return *fallback;
     throw ModelError(cat(file, ": config field '", key, "' missing"));
   }
-  if (!j[key].is_number_integer() || j[key].get<std::int64_t>() < 1) {
-    throw ModelError(
-        cat(file, ": config field '", key, "' must be a positive integer, found ", j[key].dump()));
+  if (!j[key].is_number_integer() || j[key].get<std::int64_t>() < 1 ||
+      j[key].get<std::int64_t>() > models::llm_size_limit(key)) {
+    throw ModelError(cat(file, ": config field '", key, "' must be a positive integer (at most ",
+                         models::llm_size_limit(key), "), found ", j[key].dump()));
   }
   return j[key].get<std::int64_t>();
 }
