@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <string>
+#include <type_traits>
 
 namespace spikesim {
 
@@ -59,41 +61,66 @@ struct SiteCounters {
     dense_weight_words += weight_words;
   }
 
-  SiteCounters& operator+=(const SiteCounters& o) {
-    calls += o.calls;
-    tokens += o.tokens;
-    elements += o.elements;
-    element_steps += o.element_steps;
-    steps_sum += o.steps_sum;
-    token_steps += o.token_steps;
-    steps_max = std::max(steps_max, o.steps_max);
-    for (std::size_t i = 0; i < count_histogram.size(); ++i)
-      count_histogram[i] += o.count_histogram[i];
-    abs_count_sum += o.abs_count_sum;
-    saturated += o.saturated;
-    spikes += o.spikes;
-    spikes_graded += o.spikes_graded;
-    sops += o.sops;
-    effective_sops += o.effective_sops;
-    graded_sops += o.graded_sops;
-    graded_effective_sops += o.graded_effective_sops;
-    weight_words_read += o.weight_words_read;
-    neuron_updates += o.neuron_updates;
-    post_neuron_updates += o.post_neuron_updates;
-    post_neuron_updates_active += o.post_neuron_updates_active;
-    rescale_muls += o.rescale_muls;
-    zero_point_macs += o.zero_point_macs;
-    bias_adds += o.bias_adds;
-    uncoded_macs += o.uncoded_macs;
-    elementwise_ops += o.elementwise_ops;
-    dense_macs += o.dense_macs;
-    dense_weight_words += o.dense_weight_words;
-    input_sq_norm += o.input_sq_norm;
-    reconstruction_sq_err += o.reconstruction_sq_err;
-    output_sq_norm += o.output_sq_norm;
-    output_sq_err += o.output_sq_err;
-    return *this;
-  }
+  SiteCounters& operator+=(const SiteCounters& o);
 };
+
+}  // namespace spikesim
+
+namespace spikesim {
+
+// How a field merges when records add up: sums, except the largest T of any call.
+enum class Merge { sum, max };
+
+// Every field of SiteCounters, once: name, member, merge rule. +=, the JSON of stored records, and the
+// round-trip test walk this list, so no consumer can drift from the struct. f(name, member pointer, merge).
+template <class F>
+constexpr void for_each_counter_field(F&& f) {
+  f("calls", &SiteCounters::calls, Merge::sum);
+  f("tokens", &SiteCounters::tokens, Merge::sum);
+  f("elements", &SiteCounters::elements, Merge::sum);
+  f("element_steps", &SiteCounters::element_steps, Merge::sum);
+  f("steps_sum", &SiteCounters::steps_sum, Merge::sum);
+  f("token_steps", &SiteCounters::token_steps, Merge::sum);
+  f("steps_max", &SiteCounters::steps_max, Merge::max);
+  f("count_histogram", &SiteCounters::count_histogram, Merge::sum);
+  f("abs_count_sum", &SiteCounters::abs_count_sum, Merge::sum);
+  f("saturated", &SiteCounters::saturated, Merge::sum);
+  f("spikes", &SiteCounters::spikes, Merge::sum);
+  f("spikes_graded", &SiteCounters::spikes_graded, Merge::sum);
+  f("sops", &SiteCounters::sops, Merge::sum);
+  f("effective_sops", &SiteCounters::effective_sops, Merge::sum);
+  f("graded_sops", &SiteCounters::graded_sops, Merge::sum);
+  f("graded_effective_sops", &SiteCounters::graded_effective_sops, Merge::sum);
+  f("weight_words_read", &SiteCounters::weight_words_read, Merge::sum);
+  f("neuron_updates", &SiteCounters::neuron_updates, Merge::sum);
+  f("post_neuron_updates", &SiteCounters::post_neuron_updates, Merge::sum);
+  f("post_neuron_updates_active", &SiteCounters::post_neuron_updates_active, Merge::sum);
+  f("rescale_muls", &SiteCounters::rescale_muls, Merge::sum);
+  f("zero_point_macs", &SiteCounters::zero_point_macs, Merge::sum);
+  f("bias_adds", &SiteCounters::bias_adds, Merge::sum);
+  f("uncoded_macs", &SiteCounters::uncoded_macs, Merge::sum);
+  f("elementwise_ops", &SiteCounters::elementwise_ops, Merge::sum);
+  f("dense_macs", &SiteCounters::dense_macs, Merge::sum);
+  f("dense_weight_words", &SiteCounters::dense_weight_words, Merge::sum);
+  f("input_sq_norm", &SiteCounters::input_sq_norm, Merge::sum);
+  f("reconstruction_sq_err", &SiteCounters::reconstruction_sq_err, Merge::sum);
+  f("output_sq_norm", &SiteCounters::output_sq_norm, Merge::sum);
+  f("output_sq_err", &SiteCounters::output_sq_err, Merge::sum);
+}
+
+inline SiteCounters& SiteCounters::operator+=(const SiteCounters& o) {
+  for_each_counter_field([&](const char*, auto member, Merge merge) {
+    auto& a = this->*member;
+    const auto& b = o.*member;
+    using T = std::remove_cvref_t<decltype(a)>;
+    if constexpr (std::is_arithmetic_v<T>) {
+      a = merge == Merge::max ? std::max(a, b) : a + b;
+    } else {
+      for (std::size_t i = 0; i < a.size(); ++i)
+        a[i] += b[i];
+    }
+  });
+  return *this;
+}
 
 }  // namespace spikesim

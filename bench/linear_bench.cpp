@@ -21,7 +21,7 @@
 #include "neurons/neuron.hpp"
 #include "sim/kernels/linear.hpp"
 #include "sim/run/synthetic.hpp"
-#include "sim/site/site.hpp"
+#include "sim/site/synapse.hpp"
 
 using namespace spikesim;  // NOLINT(google-build-using-namespace): benchmark program
 
@@ -103,11 +103,14 @@ int main(int argc, char** argv) {
                                              .prefetch = args.integer("prefetch") != 0};
 
       SiteCounters sink;
-      const auto times = bench::time_interleaved(
-          {[&] { sim::dense_forward(layer, x, tokens, y_dense); },
-           [&] { sim::event_forward(layer, coded, y_event, options); },
-           [&] { sim::run_coded_linear(layer, x, tokens, config, y_site, sink, "bench x"); }},
-          rounds);
+      const auto times =
+          bench::time_interleaved({[&] { sim::dense_forward(layer, x, tokens, y_dense); },
+                                   [&] { sim::event_forward(layer, coded, y_event, options); },
+                                   [&] {
+                                     sim::run_site({&layer, nullptr}, x, tokens, config, y_site, sink,
+                                                   {layer.name, "bench x", 0, {}});
+                                   }},
+                                  rounds);
       const double t_dense = bench::median(times[0]);
       const double t_event = bench::median(times[1]);
       const double t_site = bench::median(times[2]);
@@ -128,7 +131,7 @@ int main(int argc, char** argv) {
                 << static_cast<double>(c.sops) / t_event / 1e9 << " GSOP/s, "
                 << static_cast<double>(nonzero) * static_cast<double>(out) / t_event / 1e9
                 << " G accumulates/s (one per non-zero value and output)\n";
-      std::cout << "   whole site (neurons + coding + delivery + counters, run_coded_linear) " << t_site * 1e3
+      std::cout << "   whole site (neurons + coding + delivery + counters, run_site) " << t_site * 1e3
                 << " ms  " << static_cast<double>(c.sops) / t_site / 1e9 << " GSOP/s\n";
       std::cout << "   ratio event/dense: delivery " << t_event / t_dense << ", whole site "
                 << t_site / t_dense;

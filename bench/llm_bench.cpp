@@ -18,7 +18,6 @@
 
 #include "bench/bench_util.hpp"
 #include "coding/scheme.hpp"
-#include "sim/plan/llm.hpp"
 #include "sim/run/llm_run.hpp"
 
 using namespace spikesim;  // NOLINT(google-build-using-namespace): benchmark program
@@ -44,49 +43,50 @@ int main(int argc, char** argv) {
                           {"rounds", "5"}});
   try {
     const models::LlmModel model = sim::load_llm(args.str("model"));
-    const sim::LlmPlan plan = sim::lower_llm(model);
+    const sim::Plan plan = sim::lower_llm(model);  // SpikingBrain's sites: qkv, o, gateup
+    const models::LlmConfig& config = model.config;
     const auto tokenizer =
-        sim::load_llm_tokenizer(args.str("model"), args.str("tokenizer"), plan.config.vocab_size);
+        sim::load_llm_tokenizer(args.str("model"), args.str("tokenizer"), config.vocab_size);
     const sim::LlmTokens text = sim::llm_tokens({.prompt = "",
                                                  .text_file = args.str("text"),
                                                  .tokens_file = "",
                                                  .max_tokens = args.integer("tokens")},
-                                                tokenizer, plan.config);
+                                                tokenizer, config);
     const std::vector<std::int32_t>& ids = text.ids;
     const auto n = static_cast<std::int64_t>(ids.size());
-    const auto vocab = static_cast<std::size_t>(plan.config.vocab_size);
     const int rounds = static_cast<int>(args.integer("rounds"));
 
     bench::print_machine(std::cout);
-    std::cout << "model " << args.str("model") << " (" << plan.layers.size() << " layers, dim "
-              << plan.config.dim << "), " << n << " tokens of " << args.str("text") << ", k "
-              << args.real("k") << ", sites qkv,o,gateup; median of " << rounds << " interleaved rounds\n";
+    std::cout << "model " << args.str("model") << " (" << config.n_layers << " layers, dim " << config.dim
+              << "), " << n << " tokens of " << args.str("text") << ", k " << args.real("k")
+              << ", sites qkv,o,gateup; median of " << rounds << " interleaved rounds\n";
 
-    const sim::LlmRunConfig dense{};
-    std::vector<float> logits(static_cast<std::size_t>(n) * vocab);
-    auto prefill = [&](const sim::LlmRunConfig& cfg) {
-      sim::LlmState state(plan);
-      sim::llm_forward(plan, cfg, state, ids, logits);
+    const sim::ExecOptions dense{};
+    auto prefill = [&](const sim::ExecOptions& cfg) {
+      sim::RunState state(plan);
+      (void)sim::execute(plan, state, sim::PlanInput::of_tokens(ids), cfg);
     };
-    auto decode = [&](const sim::LlmRunConfig& cfg) {
-      sim::LlmState state(plan);
+    auto decode = [&](const sim::ExecOptions& cfg) {
+      sim::RunState state(plan);
       for (std::int64_t t = 0; t < n; ++t) {
-        sim::llm_forward(plan, cfg, state,
-                         std::span<const std::int32_t>(ids).subspan(static_cast<std::size_t>(t), 1),
-                         std::span<float>(logits).first(vocab));
+        (void)sim::execute(plan, state,
+                           sim::PlanInput::of_tokens(
+                               std::span<const std::int32_t>(ids).subspan(static_cast<std::size_t>(t), 1)),
+                           cfg);
       }
     };
 
     std::cout << std::fixed << std::setprecision(1);
     for (const std::string& coding : args.list("codings")) {
-      sim::LlmRunConfig spiking;
-      spiking.coded = sim::spikingbrain_sites;
-      spiking.site.coding.scheme = coding::parse_scheme(coding);
-      spiking.site.neuron.k = args.real("k");
-      spiking.site.measure_output_error = false;  // the spiking model alone, as deployed
+      sim::SiteConfig site;
+      site.coding.scheme = coding::parse_scheme(coding);
+      site.neuron.k = args.real("k");
+      site.measure_output_error = false;  // the spiking model alone, as deployed
+      sim::ExecOptions spiking;
+      spiking.site = &site;
       for (const bool batch : {true, false}) {
-        const auto run = batch ? std::function<void(const sim::LlmRunConfig&)>(prefill)
-                               : std::function<void(const sim::LlmRunConfig&)>(decode);
+        const auto run = batch ? std::function<void(const sim::ExecOptions&)>(prefill)
+                               : std::function<void(const sim::ExecOptions&)>(decode);
         const auto t = bench::time_interleaved({[&] { run(dense); }, [&] { run(spiking); }}, rounds);
         const double td = bench::median(t[0]);
         const double ts = bench::median(t[1]);

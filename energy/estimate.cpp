@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <stdexcept>
+
+#include "base/text.hpp"
 
 namespace spikesim::energy {
 
@@ -173,6 +177,42 @@ Breakdown spiking_energy(const SiteCounters& c, const HardwareProfile& p, const 
   return b;
 }
 
+// Dense side of a measured profile: every dense MAC at the measured all-in energy per MAC of the run's point.
+Breakdown measured_dense_energy(const SiteCounters& c, const HardwareProfile& p,
+                                const DenseContext& context) {
+  Breakdown b;
+  Accumulator acc(*p.dense, b);
+  acc.charge(Term::compute, "e_add_pj", static_cast<double>(c.elementwise_ops), "element-wise ops");
+  if (c.dense_macs > 0) {
+    double tokens = context.tokens_per_call;
+    std::string basis = "run";
+    if (!(tokens > 0) && c.calls > 0) {
+      tokens = static_cast<double>(c.tokens) / static_cast<double>(c.calls);
+      basis = "counters";
+    }
+    if (tokens > 0) {
+      DensePoint point = dense_point(*p.dense_measured, tokens);
+      point.basis = basis;
+      acc.charge(Term::compute, point.e_mac_pj, static_cast<double>(c.dense_macs));
+      b.dense_points.push_back(point);
+    } else {
+      acc.uncharged("dense MACs (measured profile: tokens per call not known, and no calls counted)");
+    }
+  }
+  finish(b);
+  return b;
+}
+
+double log_interpolate(double x0, double y0, double x1, double y1, double x) {
+  const double f = (std::log(x) - std::log(x0)) / (std::log(x1) - std::log(x0));
+  return std::exp(std::log(y0) + f * (std::log(y1) - std::log(y0)));
+}
+
+Range log_interpolate(double x0, const Range& y0, double x1, const Range& y1, double x) {
+  return {log_interpolate(x0, y0.low, x1, y1.low, x), log_interpolate(x0, y0.nominal, x1, y1.nominal, x),
+          log_interpolate(x0, y0.high, x1, y1.high, x)};
+}
+
 Breakdown dense_energy(const SiteCounters& c, const HardwareProfile& p, const LayerShape& shape) {
   Breakdown b;
   Accumulator acc(*p.dense, b);
@@ -230,11 +270,67 @@ std::optional<Range> sram_access_pj(const Constants& side, double bits) {
   return e;
 }
 
+DensePoint dense_point(const DenseMeasurement& measured, double tokens_per_call) {
+  const std::vector<MeasuredPoint>& pts = measured.points;
+  if (pts.empty()) throw InternalError("dense_point: a measurement without points");
+  if (!(tokens_per_call > 0) || !std::isfinite(tokens_per_call))
+    throw InternalError(cat("dense_point: tokens per call must be > 0, found ", tokens_per_call));
+  DensePoint d;
+  d.tokens_per_call = tokens_per_call;
+  const auto at = [&](const MeasuredPoint& m, bool clamped) {
+    d.measured_below = d.measured_above = m.tokens_per_call;
+    d.clamped = clamped;
+    d.e_mac_pj = m.e_mac_pj;
+    d.e_weight_byte_pj = m.e_weight_byte_pj;
+    if (clamped) {  // the same energy per MAC; per weight byte scales with the MACs each byte serves
+      d.e_weight_byte_pj = scaled(m.e_weight_byte_pj, tokens_per_call / m.tokens_per_call);
+    }
+    return d;
+  };
+  if (tokens_per_call <= pts.front().tokens_per_call)
+    return at(pts.front(), tokens_per_call < pts.front().tokens_per_call);
+  if (tokens_per_call >= pts.back().tokens_per_call)
+    return at(pts.back(), tokens_per_call > pts.back().tokens_per_call);
+  const auto hi = std::find_if(pts.begin(), pts.end(),
+                               [&](const MeasuredPoint& m) { return m.tokens_per_call >= tokens_per_call; });
+  if (hi->tokens_per_call == tokens_per_call) return at(*hi, false);
+  const MeasuredPoint& lo = *(hi - 1);
+  d.measured_below = lo.tokens_per_call;
+  d.measured_above = hi->tokens_per_call;
+  d.e_mac_pj =
+      log_interpolate(lo.tokens_per_call, lo.e_mac_pj, hi->tokens_per_call, hi->e_mac_pj, tokens_per_call);
+  d.e_weight_byte_pj = log_interpolate(lo.tokens_per_call, lo.e_weight_byte_pj, hi->tokens_per_call,
+                                       hi->e_weight_byte_pj, tokens_per_call);
+  return d;
+}
+
+double tokens_per_call(RunKind kind, std::uint64_t tokens, std::uint64_t calls, std::uint64_t batch) {
+  switch (kind) {
+    case RunKind::run:
+      if (tokens == 0) throw std::invalid_argument("tokens_per_call: a run needs tokens > 0");
+      return static_cast<double>(tokens) / static_cast<double>(std::max<std::uint64_t>(calls, 1));
+    case RunKind::generate:
+      return 1.0;
+    case RunKind::eval:
+      if (batch == 0)
+        throw std::invalid_argument("tokens_per_call: eval needs its batch (images per call) > 0");
+      return static_cast<double>(batch);
+    case RunKind::account:
+      if (batch == 0)
+        throw std::invalid_argument("tokens_per_call: account needs its chunk (tokens per call) > 0");
+      return static_cast<double>(tokens > 0 ? std::min(batch, tokens) : batch);
+  }
+  throw std::invalid_argument("tokens_per_call: unknown run kind");
+}
+
 Estimate estimate(const SiteCounters& counters, const HardwareProfile& profile, const MappingCounts& mapping,
-                  const LayerShape& shape) {
+                  const LayerShape& shape, const DenseContext& dense) {
   Estimate e;
   if (profile.spiking) e.spiking = spiking_energy(counters, profile, mapping, shape);
-  if (profile.dense) e.dense = dense_energy(counters, profile, shape);
+  if (profile.dense) {
+    e.dense = profile.dense_measured ? measured_dense_energy(counters, profile, dense)
+                                     : dense_energy(counters, profile, shape);
+  }
   return e;
 }
 
@@ -245,6 +341,10 @@ Breakdown& operator+=(Breakdown& a, const Breakdown& b) {
   a.latency_ns += b.latency_ns;
   for (const auto& u : b.uncharged)
     add_unique(a.uncharged, u);
+  for (const auto& d : b.dense_points) {
+    if (std::find(a.dense_points.begin(), a.dense_points.end(), d) == a.dense_points.end())
+      a.dense_points.push_back(d);
+  }
   return a;
 }
 

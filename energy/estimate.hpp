@@ -21,6 +21,13 @@
 //                 model one word read per MAC + one bias read per output at E_sram(memory size)
 //   state_memory  with the SRAM model: input reads (tokens x in) and output writes (tokens x out) at
 //                 E_sram(activation memory)  (Lemaire et al. 2022, fully connected layer)
+// dense run, measured profile (profile.dense_measured):
+//   compute       dense MACs·e_mac(tokens per call): the measured all-in energy per MAC (compute, weight
+//                 streaming, idle unless excluded; biases were part of the measured GEMMs), interpolated
+//                 between the measured points in log(tokens per call) (geometric, i.e. a power law between
+//                 neighbours), clamped at the end points; + element-wise ops·e_add when the profile has
+//                 e_add_pj. Tokens per call: DenseContext (what the run does), else the layer's tokens /
+//                 calls.
 // E_sram(bits) = min(e_sram_base + e_sram_per_bit x bits, e_dram_access): Lemaire et al.'s least-squares fit
 // to Horowitz's SRAM energies, capped by a DRAM access when the memory is too large for SRAM.
 // Counters a profile has no constant for are listed in `uncharged`, never silently dropped.
@@ -42,11 +49,46 @@ inline constexpr std::array<Term, 5> all_terms = {Term::compute, Term::weight_me
                                                   Term::routing, Term::static_power};
 std::string_view name(Term term);
 
+// How a run calls the dense projections, for profiles measured per tokens per call (dense.measured).
+struct DenseContext {
+  double tokens_per_call = 0;  // tokens (GEMM rows) per call of each layer; 0: not known (see dense_point())
+};
+
+// The measured operating point a dense estimate was priced at (reported beside the energy).
+struct DensePoint {
+  double tokens_per_call = 0;  // what the run does
+  std::string basis;           // "run": from DenseContext; "counters": the layer's tokens / calls
+  double measured_below = 0;   // tokens per call of the measured points interpolated between
+  double measured_above = 0;   // (equal when it is a measured point or clamped to an end)
+  bool clamped = false;        // outside the measured range: the end point's values
+  Range e_mac_pj;              // interpolated energy per MAC
+  Range e_weight_byte_pj;      // interpolated energy per weight byte
+  bool operator==(const DensePoint&) const = default;
+};
+
+// The point at `tokens_per_call` (> 0): log-log interpolation between the neighbouring measured points, each
+// of low / nominal / high on its own, clamped to the first / last point outside their range. basis is left
+// empty.
+DensePoint dense_point(const DenseMeasurement& measured, double tokens_per_call);
+
+// What a run path passes as DenseContext::tokens_per_call (the rule):
+//   run       teacher-forced: each layer runs once per forward pass over all tokens -> tokens / calls
+//             (a run over N tokens in one pass: N)
+//   generate  decode: one token per call -> 1 (the prompt's prefill is priced as decode too)
+//   eval      a classifier over batches -> batch (images per call)
+//   account   7B accounting, the dense run reads the weights once per chunk -> batch = the chunk (tokens
+//   coded
+//             at once), at most tokens
+// Throws std::invalid_argument for eval / account without a batch, or a run without tokens.
+enum class RunKind { run, generate, eval, account };
+double tokens_per_call(RunKind kind, std::uint64_t tokens, std::uint64_t calls, std::uint64_t batch);
+
 struct Breakdown {
   std::array<Range, 5> term_pj{};  // indexed by Term
   Range total_pj;
   Range latency_ns;                    // spiking run: simulated wall time on the hardware (0 if not modelled)
   std::vector<std::string> uncharged;  // counters with no constant in the profile
+  std::vector<DensePoint> dense_points;  // measured dense side: the point(s) priced at (distinct, in order)
   [[nodiscard]] const Range& operator[](Term t) const { return term_pj.at(static_cast<std::size_t>(t)); }
 };
 
@@ -77,7 +119,8 @@ struct MappingCounts {
 };
 
 Estimate estimate(const SiteCounters& counters, const HardwareProfile& profile,
-                  const MappingCounts& mapping = {}, const LayerShape& shape = {});
+                  const MappingCounts& mapping = {}, const LayerShape& shape = {},
+                  const DenseContext& dense = {});
 
 // Access energy of one word in a memory of `bits` capacity under a side's SRAM model; nullopt without one.
 std::optional<Range> sram_access_pj(const Constants& side, double bits);

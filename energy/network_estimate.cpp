@@ -42,7 +42,8 @@ MappingCounts without_spikes(const MappingCounts& mapping) {
   return m;
 }
 
-NetworkEstimate estimate_network(const std::vector<LayerActivity>& layers, const HardwareProfile& profile) {
+NetworkEstimate estimate_network(const std::vector<LayerActivity>& layers, const HardwareProfile& profile,
+                                 const DenseContext& dense) {
   NetworkEstimate net;
   if (profile.chip) {
     std::vector<MeshLayer> mesh;
@@ -57,8 +58,9 @@ NetworkEstimate estimate_network(const std::vector<LayerActivity>& layers, const
                                  ? mapping_counts(*net.mapping, i, l.counters->spikes, l.spikes_per_input)
                                  : MappingCounts{};
     net.layer_mapping.push_back(mc);
-    net.layers.push_back(estimate(*l.counters, profile, mc, l.shape));
-    net.layers_fixed.push_back(estimate(without_spikes(*l.counters), profile, without_spikes(mc), l.shape));
+    net.layers.push_back(estimate(*l.counters, profile, mc, l.shape, dense));
+    net.layers_fixed.push_back(
+        estimate(without_spikes(*l.counters), profile, without_spikes(mc), l.shape, dense));
     add(net.total, net.layers.back());
     add(net.total_fixed, net.layers_fixed.back());
   }

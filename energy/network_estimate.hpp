@@ -35,7 +35,9 @@ struct NetworkEstimate {
   Estimate total_fixed;
 };
 
-NetworkEstimate estimate_network(const std::vector<LayerActivity>& layers, const HardwareProfile& profile);
+// `dense`: how the run calls the dense projections (tokens per call), used by measured dense profiles only.
+NetworkEstimate estimate_network(const std::vector<LayerActivity>& layers, const HardwareProfile& profile,
+                                 const DenseContext& dense = {});
 
 // The counters with every spike-driven count set to zero: spikes, SOPs (all kinds), weight words read and
 // active postsynaptic updates. Idle updates grow accordingly (they are total minus active).

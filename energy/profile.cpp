@@ -1,5 +1,7 @@
 #include "energy/profile.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -88,6 +90,172 @@ std::string key_list(const std::map<std::string, std::string>& keys) {
   for (const auto& [k, _] : keys)
     valid += (valid.empty() ? "" : ", ") + k;
   return valid;
+}
+
+void reject_unknown(const json& object, const std::string& where,
+                    const std::map<std::string, std::string>& allowed) {
+  for (const auto& [key, _] : object.items()) {
+    if (!allowed.contains(key))
+      throw ProfileError(cat(where, ": unknown key '", key, "' (valid keys: ", key_list(allowed), ")"));
+  }
+}
+
+// A finite number in [lo, hi] (or (lo, hi] when `lo_open`), else an error naming the key, expected vs found.
+double number_in(const json& object, const std::string& key, const std::string& where, double lo, double hi,
+                 bool lo_open) {
+  const std::string at = cat(where, ".", key);
+  if (!object.contains(key)) throw ProfileError(cat(at, ": missing (a number is required)"));
+  const json& v = object.at(key);
+  if (!v.is_number()) throw ProfileError(cat(at, ": expected a number, found ", v.dump()));
+  const auto x = v.get<double>();
+  if (!std::isfinite(x) || (lo_open ? !(x > lo) : !(x >= lo)) || !(x <= hi)) {
+    throw ProfileError(
+        cat(at, ": expected a finite number in ", lo_open ? "(" : "[", lo, ", ", hi, "], found ", v.dump()));
+  }
+  return x;
+}
+
+double whole_in(const json& object, const std::string& key, const std::string& where, double lo, double hi) {
+  const double x = number_in(object, key, where, lo, hi, false);
+  if (x != std::floor(x)) throw ProfileError(cat(where, ".", key, ": expected a whole number, found ", x));
+  return x;
+}
+
+std::string text_of(const json& object, const std::string& key, const std::string& where, bool required) {
+  if (!object.contains(key)) {
+    if (required) throw ProfileError(cat(where, ".", key, ": missing (a non-empty string is required)"));
+    return {};
+  }
+  const json& v = object.at(key);
+  if (!v.is_string() || (required && v.get<std::string>().empty()))
+    throw ProfileError(cat(where, ".", key, ": expected a non-empty string, found ", v.dump()));
+  return v.get<std::string>();
+}
+
+// {"low", "nominal", "high"} of a measured point: finite, 0 < low <= nominal <= high <= hi.
+Range measured_range(const json& point, const std::string& key, const std::string& where, double hi) {
+  const std::string at = cat(where, ".", key);
+  if (!point.contains(key) || !point.at(key).is_object())
+    throw ProfileError(cat(at, ": expected {\"low\": ..., \"nominal\": ..., \"high\": ...}"));
+  const json& r = point.at(key);
+  static const std::map<std::string, std::string> fields = {
+      {"low", "least of the repeats"}, {"nominal", "the median repeat"}, {"high", "most of the repeats"}};
+  reject_unknown(r, at, fields);
+  Range out{number_in(r, "low", at, 0.0, hi, true), number_in(r, "nominal", at, 0.0, hi, true),
+            number_in(r, "high", at, 0.0, hi, true)};
+  if (!(out.low <= out.nominal && out.nominal <= out.high)) {
+    throw ProfileError(
+        cat(at, ": need low <= nominal <= high, found ", out.low, " / ", out.nominal, " / ", out.high));
+  }
+  return out;
+}
+
+bool close_to(double found, double expected, double rel) {
+  return std::abs(found - expected) <= rel * std::abs(expected);
+}
+
+MeasuredPoint parse_point(const json& j, const std::string& at, double weight_bits, bool excludes_idle) {
+  if (!j.is_object()) throw ProfileError(cat(at, ": expected an object"));
+  reject_unknown(j, at, measured_point_keys());
+  MeasuredPoint p;
+  p.tokens_per_call = whole_in(j, "tokens_per_call", at, 1.0, 1e9);
+  p.e_mac_pj = measured_range(j, "e_mac_pj", at, 1e5);
+  p.e_weight_byte_pj = measured_range(j, "e_weight_byte_pj", at, 1e6);
+  p.power_w = number_in(j, "power_w", at, 0.0, 1e4, true);
+  p.tflops = number_in(j, "tflops", at, 0.0, 1e5, true);
+  if (j.contains("weight_tb_per_s")) p.weight_tb_per_s = number_in(j, "weight_tb_per_s", at, 0.0, 1e3, true);
+  p.repeats = static_cast<std::int64_t>(whole_in(j, "repeats", at, 1.0, 1e6));
+  if (j.contains("seconds")) p.seconds = number_in(j, "seconds", at, 0.0, 1e7, true);
+  // Both energies divide the same joules: per weight byte = per MAC x MACs per weight byte.
+  const double bytes_per_mac = weight_bits / 8.0 / p.tokens_per_call;
+  const std::array<std::pair<const char*, double>, 3> bounds = {
+      {{"low", p.e_mac_pj.low}, {"nominal", p.e_mac_pj.nominal}, {"high", p.e_mac_pj.high}}};
+  const std::array<double, 3> per_byte = {p.e_weight_byte_pj.low, p.e_weight_byte_pj.nominal,
+                                          p.e_weight_byte_pj.high};
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    const double expected = bounds[i].second / bytes_per_mac;
+    if (!close_to(per_byte[i], expected, 0.01)) {
+      throw ProfileError(cat(at, ".e_weight_byte_pj.", bounds[i].first,
+                             ": expected e_mac_pj x tokens_per_call x 8 / ", weight_bits, " = ", expected,
+                             " (within 1 %), found ", per_byte[i]));
+    }
+  }
+  // Power = energy per MAC x MACs per second (pJ x TFLOP/s / 2 = W), for the median repeat.
+  if (const double expected = p.e_mac_pj.nominal * p.tflops / 2.0; !close_to(p.power_w, expected, 0.02)) {
+    throw ProfileError(cat(at, ".power_w: expected e_mac_pj.nominal x tflops / 2 = ", expected,
+                           excludes_idle ? " (net of idle)" : "", " (within 2 %), found ", p.power_w));
+  }
+  return p;
+}
+
+DenseMeasurement parse_measurement(const json& dense, const std::string& where, double weight_bits) {
+  DenseMeasurement m;
+  if (dense.contains("excludes_idle")) {
+    if (!dense.at("excludes_idle").is_boolean())
+      throw ProfileError(cat(where, ".excludes_idle: expected true or false"));
+    m.excludes_idle = dense.at("excludes_idle").get<bool>();
+  }
+  const json& points = dense.at("measured");
+  if (!points.is_array() || points.empty())
+    throw ProfileError(cat(where, ".measured: expected a non-empty list of measured points"));
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const std::string at = cat(where, ".measured[", i, "]");
+    m.points.push_back(parse_point(points[i], at, weight_bits, m.excludes_idle));
+    if (i > 0 && !(m.points[i].tokens_per_call > m.points[i - 1].tokens_per_call)) {
+      throw ProfileError(cat(at, ".tokens_per_call: expected more than the previous point's ",
+                             m.points[i - 1].tokens_per_call, " (points ascending), found ",
+                             m.points[i].tokens_per_call));
+    }
+  }
+  const std::string at = where + ".measurement";
+  if (!dense.contains("measurement") || !dense.at("measurement").is_object())
+    throw ProfileError(
+        cat(at, ": missing (measured points need the measurement's source, GPU, date, command)"));
+  const json& j = dense.at("measurement");
+  reject_unknown(j, at, measurement_keys());
+  m.source = text_of(j, "source", at, true);
+  m.gpu = text_of(j, "gpu", at, true);
+  m.driver = text_of(j, "driver", at, true);
+  m.dtype = text_of(j, "dtype", at, true);
+  m.date = text_of(j, "date", at, true);
+  m.command = text_of(j, "command", at, true);
+  m.software = text_of(j, "software", at, false);
+  m.model_config = text_of(j, "model_config", at, false);
+  m.log = text_of(j, "log", at, false);
+  m.energy_counter = text_of(j, "energy_counter", at, false);
+  m.note = text_of(j, "note", at, false);
+  m.idle_power_w = number_in(j, "idle_power_w", at, 0.0, 1e4, false);
+  if (j.contains("idle_power_after_w"))
+    m.idle_power_after_w = number_in(j, "idle_power_after_w", at, 0.0, 1e4, false);
+  if (j.contains("power_limit_w")) m.power_limit_w = number_in(j, "power_limit_w", at, 0.0, 1e4, true);
+  if (j.contains("weight_copies")) m.weight_copies = whole_in(j, "weight_copies", at, 1.0, 1e6);
+  if (j.contains("clocks_mhz")) {
+    const json& clocks = j.at("clocks_mhz");
+    if (!clocks.is_object()) throw ProfileError(cat(at, ".clocks_mhz: expected an object of clock -> MHz"));
+    for (const auto& [key, _] : clocks.items())
+      m.clocks_mhz[key] = number_in(clocks, key, at + ".clocks_mhz", 0.0, 1e5, true);
+  }
+  if (!j.contains("shapes") || !j.at("shapes").is_array() || j.at("shapes").empty())
+    throw ProfileError(
+        cat(at, ".shapes: expected a non-empty list of {name, in_features, out_features, bias}"));
+  static const std::map<std::string, std::string> shape_keys = {
+      {"name", "projection"}, {"in_features", "GEMM K"}, {"out_features", "GEMM N"}, {"bias", "bias added"}};
+  for (std::size_t i = 0; i < j.at("shapes").size(); ++i) {
+    const json& s = j.at("shapes")[i];
+    const std::string sat = cat(at, ".shapes[", i, "]");
+    if (!s.is_object()) throw ProfileError(cat(sat, ": expected an object"));
+    reject_unknown(s, sat, shape_keys);
+    MeasuredShape shape;
+    shape.name = text_of(s, "name", sat, true);
+    shape.in_features = static_cast<std::int64_t>(whole_in(s, "in_features", sat, 1.0, 1e9));
+    shape.out_features = static_cast<std::int64_t>(whole_in(s, "out_features", sat, 1.0, 1e9));
+    if (s.contains("bias")) {
+      if (!s.at("bias").is_boolean()) throw ProfileError(cat(sat, ".bias: expected true or false"));
+      shape.bias = s.at("bias").get<bool>();
+    }
+    m.shapes.push_back(std::move(shape));
+  }
+  return m;
 }
 
 ChipSpec parse_chip(const json& chip, const std::string& where) {
@@ -220,6 +388,45 @@ const std::map<std::string, std::string>& chip_keys() {
   return keys;
 }
 
+const std::map<std::string, std::string>& measured_point_keys() {
+  static const std::map<std::string, std::string> keys = {
+      {"tokens_per_call", "tokens (GEMM rows) per call of the measured block, a whole number >= 1"},
+      {"e_mac_pj",
+       "board energy / MACs, {low, nominal, high}: spread across repeats, nominal the median, pJ"},
+      {"e_weight_byte_pj", "the same energy / weight bytes streamed, {low, nominal, high}, pJ"},
+      {"power_w", "mean board power of the median repeat, W"},
+      {"tflops", "2 x MACs per second of the median repeat, TFLOP/s"},
+      {"weight_tb_per_s", "weight bytes streamed per second of the median repeat, TB/s"},
+      {"repeats", "timed repeats behind low / nominal / high"},
+      {"seconds", "total timed seconds of the point"},
+  };
+  return keys;
+}
+
+const std::map<std::string, std::string>& measurement_keys() {
+  static const std::map<std::string, std::string> keys = {
+      {"source", "where the numbers come from (covers every point and the idle power), with its tag"},
+      {"gpu", "the board measured"},
+      {"driver", "driver version"},
+      {"software", "framework and library versions"},
+      {"dtype", "weight and activation type of the GEMMs"},
+      {"date", "date of the measurement"},
+      {"command", "the command that measured it"},
+      {"model_config", "config.json the shapes come from"},
+      {"shapes", "the projections of the block: [{name, in_features, out_features, bias}]"},
+      {"weight_copies",
+       "copies of the weights used in turn (so batch-1 calls stream from memory, not cache)"},
+      {"idle_power_w", "board power with nothing running, measured before the points, W"},
+      {"idle_power_after_w", "the same after the points, W"},
+      {"power_limit_w", "enforced power limit (read, not set), W"},
+      {"clocks_mhz", "maximum and application clocks (read, not set), MHz"},
+      {"energy_counter", "how energy was read"},
+      {"log", "raw log of every repeat"},
+      {"note", "free text"},
+  };
+  return keys;
+}
+
 std::string_view name(Routing routing) {
   return routing == Routing::unicast ? "unicast" : "multicast";
 }
@@ -278,7 +485,25 @@ HardwareProfile load_profile(const std::filesystem::path& file) {
   p.skips_zero_weights = doc.value("skips_zero_weights", false);
   p.dense_weights_per_token = doc.value("dense_weights_per_token", false);
   if (doc.contains("spiking")) p.spiking = parse_side(doc["spiking"], where + ": spiking", spiking_keys());
-  if (doc.contains("dense")) p.dense = parse_side(doc["dense"], where + ": dense", dense_keys());
+  if (doc.contains("dense")) {
+    json dense = doc["dense"];
+    if (dense.is_object() &&
+        (dense.contains("measured") || dense.contains("measurement") || dense.contains("excludes_idle"))) {
+      if (!dense.contains("measured"))
+        throw ProfileError(cat(where, ": dense: 'measurement' and 'excludes_idle' need 'measured' points"));
+      p.dense_measured = parse_measurement(dense, where + ": dense", p.weight_bits);
+      for (const char* key : {"measured", "measurement", "excludes_idle"})
+        dense.erase(key);
+      for (const auto& [key, _] : dense.items()) {
+        if (key != "e_add_pj") {
+          throw ProfileError(cat(where, ": dense.", key,
+                                 " cannot be combined with measured points (they already price every dense "
+                                 "MAC and weight byte; only e_add_pj may be added, for element-wise ops)"));
+        }
+      }
+    }
+    p.dense = parse_side(dense, where + ": dense", dense_keys());
+  }
   if (!p.spiking && !p.dense) throw ProfileError(cat(where, ": needs a 'spiking' or a 'dense' section"));
 
   const bool has_all_in = p.spiking && p.spiking->contains("e_synop_all_in_pj");
@@ -300,8 +525,14 @@ HardwareProfile load_profile(const std::filesystem::path& file) {
     throw ProfileError(
         cat(where, ": spiking.p_static_mw needs spiking.t_step_ns (and vice versa) to charge static energy"));
   }
-  if (p.dense && !p.dense->contains("e_mac_pj") && !p.dense->contains("e_weight_byte_pj")) {
-    throw ProfileError(cat(where, ": dense section needs e_mac_pj or e_weight_byte_pj"));
+  if (p.dense && !p.dense_measured && !p.dense->contains("e_mac_pj") &&
+      !p.dense->contains("e_weight_byte_pj")) {
+    throw ProfileError(cat(where, ": dense section needs e_mac_pj, e_weight_byte_pj or measured points"));
+  }
+  if (p.dense_measured && p.dense_weights_per_token) {
+    throw ProfileError(cat(where,
+                           ": dense_weights_per_token: must be false with measured points (the point "
+                           "for the run's tokens per call already holds its weight streaming)"));
   }
   require_pair(p.spiking, where + ": spiking", "e_sram_base_pj", "e_sram_per_bit_pj");
   require_pair(p.dense, where + ": dense", "e_sram_base_pj", "e_sram_per_bit_pj");

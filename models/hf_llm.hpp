@@ -20,8 +20,9 @@ namespace spikesim::models {
 // The checkpoint's config.json for a directory, a .safetensors file or a config.json; empty when none.
 std::filesystem::path hf_config_path(const std::filesystem::path& model);
 
-// Parses config.json; ModelError names the file and the key.
-LlmConfig read_hf_config(const std::filesystem::path& config_json);
+// Parses config.json; ModelError names the file and the key. default_context > 0 stands in for a missing
+// max_position_embeddings (the accounting of a config alone needs no context limit).
+LlmConfig read_hf_config(const std::filesystem::path& config_json, std::int64_t default_context = 0);
 
 // Loads `model` (directory, model.safetensors, or config.json), memory-mapped.
 LlmModel load_hf_llm(const std::filesystem::path& model);

@@ -135,27 +135,28 @@ class GraphBuilder {
   explicit GraphBuilder(LlmModel& m) : m_(m) {}
 
   Vertex op(OpKind kind, const std::string& name, std::map<std::string, std::string> tensors,
-            std::map<std::string, std::int64_t> ints, std::vector<Vertex> inputs, bool coded = false) {
+            std::vector<Vertex> inputs) {
     Op o;
     o.kind = kind;
     o.name = name;
     o.tensors = std::move(tensors);
-    o.ints = std::move(ints);
     o.order = order_++;
-    o.coded = coded;
     const Vertex v = m_.network.add_op(o);
     for (std::size_t i = 0; i < inputs.size(); ++i)
       m_.network.connect(inputs[i], v, static_cast<int>(i));
     return v;
   }
+  Op& at(Vertex v) { return m_.network.graph[v]; }
 
-  // A projection op: weight (+ bias when the config has one).
-  Vertex linear(std::int64_t l, const std::string& role, bool has_bias, Vertex input, bool coded,
-                std::int64_t in, std::int64_t out) {
+  // A projection op: weight (+ bias when the config has one); `site` names the synaptic site it belongs to
+  // (projections reading one tensor are fused into one site by the lowering).
+  Vertex linear(std::int64_t l, const std::string& role, bool has_bias, Vertex input,
+                const std::string& site) {
     std::map<std::string, std::string> t{{"weight", layer_tensor_name(l, role)}};
     if (has_bias) t["bias"] = layer_tensor_name(l, role, "bias");
-    return op(OpKind::linear, cat("layers.", l, ".", role), t, {{"layer", l}, {"in", in}, {"out", out}},
-              {input}, coded);
+    const Vertex v = op(OpKind::linear, cat("layers.", l, ".", role), t, {input});
+    at(v).strings["site"] = cat("layers.", l, ".", site);
+    return v;
   }
 
  private:
@@ -184,39 +185,64 @@ void build_llm_graph(LlmModel& model) {
   }
 
   GraphBuilder g(model);
-  const std::map<std::string, std::int64_t> heads{{"heads", c.n_heads},
-                                                  {"kv_heads", c.n_kv_heads},
-                                                  {"head_dim", c.head_dim},
-                                                  {"interleaved", c.rope == RopeStyle::interleaved ? 1 : 0}};
-  const Vertex tokens = g.op(OpKind::input, "tokens", {}, {{"vocab", c.vocab_size}}, {});
-  Vertex x = g.op(OpKind::embedding, "embed", {{"weight", embed_tensor_name}},
-                  {{"vocab", c.vocab_size}, {"dim", c.dim}}, {tokens});
+  const Vertex tokens = g.op(OpKind::input, "tokens", {}, {});
+  g.at(tokens).strings["input"] = "token_ids";
+  g.at(tokens).ints = {{"vocab", c.vocab_size}, {"context", c.seq_len}};
+  Vertex x = g.op(OpKind::embedding, "embed", {{"weight", embed_tensor_name}}, {tokens});
+  auto norm = [&](const std::string& name, const std::string& weight, Vertex in) {
+    const Vertex v = g.op(OpKind::rmsnorm, name, {{"weight", weight}}, {in});
+    g.at(v).floats["epsilon"] = c.norm_eps;
+    return v;
+  };
   for (std::int64_t l = 0; l < c.n_layers; ++l) {
     const std::string p = cat("layers.", l, ".");
-    const Vertex attn_norm = g.op(OpKind::rmsnorm, p + "attn_norm",
-                                  {{"weight", layer_tensor_name(l, "input_layernorm")}}, {{"layer", l}}, {x});
-    const Vertex q = g.linear(l, "q_proj", c.qkv_bias, attn_norm, true, c.dim, c.q_dim());
-    const Vertex k = g.linear(l, "k_proj", c.qkv_bias, attn_norm, true, c.dim, c.kv_dim());
-    const Vertex v = g.linear(l, "v_proj", c.qkv_bias, attn_norm, true, c.dim, c.kv_dim());
-    auto ints = heads;
-    ints["layer"] = l;
-    const Vertex q_rope = g.op(OpKind::rope, p + "q_rope", {}, ints, {q});
-    const Vertex k_rope = g.op(OpKind::rope, p + "k_rope", {}, ints, {k});
-    const Vertex attn = g.op(OpKind::attention, p + "attention", {}, ints, {q_rope, k_rope, v});
-    const Vertex o = g.linear(l, "o_proj", c.o_bias, attn, true, c.q_dim(), c.dim);
-    const Vertex attn_res = g.op(OpKind::add, p + "attn_residual", {}, {{"layer", l}}, {x, o});
-    const Vertex mlp_norm =
-        g.op(OpKind::rmsnorm, p + "mlp_norm", {{"weight", layer_tensor_name(l, "post_attention_layernorm")}},
-             {{"layer", l}}, {attn_res});
-    const Vertex gate = g.linear(l, "gate_proj", c.mlp_bias, mlp_norm, true, c.dim, c.hidden_dim);
-    const Vertex up = g.linear(l, "up_proj", c.mlp_bias, mlp_norm, true, c.dim, c.hidden_dim);
-    const Vertex act = g.op(OpKind::silu_mul, p + "swiglu", {}, {{"layer", l}}, {gate, up});
-    const Vertex down = g.linear(l, "down_proj", c.mlp_bias, act, false, c.hidden_dim, c.dim);
-    x = g.op(OpKind::add, p + "mlp_residual", {}, {{"layer", l}}, {attn_res, down});
+    const Vertex attn_norm = norm(p + "attn_norm", layer_tensor_name(l, "input_layernorm"), x);
+    const Vertex q = g.linear(l, "q_proj", c.qkv_bias, attn_norm, "attn_in");
+    const Vertex k = g.linear(l, "k_proj", c.qkv_bias, attn_norm, "attn_in");
+    const Vertex v = g.linear(l, "v_proj", c.qkv_bias, attn_norm, "attn_in");
+    // One rope op rotates the query and the key heads (outputs 0 and 1).
+    const Vertex rope = g.op(OpKind::rope, p + "rope", {}, {q, k});
+    g.at(rope).ints = {{"heads", c.n_heads},
+                       {"kv_heads", c.n_kv_heads},
+                       {"head_dim", c.head_dim},
+                       {"context", c.seq_len},
+                       {"interleaved", c.rope == RopeStyle::interleaved ? 1 : 0}};
+    g.at(rope).floats["theta"] = c.rope_theta;
+    const Vertex attn = g.op(OpKind::attention, p + "attention", {}, {});
+    g.at(attn).ints = {
+        {"heads", c.n_heads}, {"kv_heads", c.n_kv_heads}, {"head_dim", c.head_dim}, {"context", c.seq_len}};
+    model.network.connect(rope, attn, 0, 0);
+    model.network.connect(rope, attn, 1, 1);
+    model.network.connect(v, attn, 2);
+    const Vertex o = g.linear(l, "o_proj", c.o_bias, attn, "attn_out");
+    const Vertex attn_res = g.op(OpKind::add, p + "attn_residual", {}, {x, o});
+    const Vertex mlp_norm = norm(p + "mlp_norm", layer_tensor_name(l, "post_attention_layernorm"), attn_res);
+    const Vertex gate = g.linear(l, "gate_proj", c.mlp_bias, mlp_norm, "mlp_in");
+    const Vertex up = g.linear(l, "up_proj", c.mlp_bias, mlp_norm, "mlp_in");
+    const Vertex act = g.op(OpKind::silu_mul, p + "swiglu", {}, {gate, up});
+    const Vertex down = g.linear(l, "down_proj", c.mlp_bias, act, "mlp_out");
+    x = g.op(OpKind::add, p + "mlp_residual", {}, {attn_res, down});
   }
-  const Vertex norm = g.op(OpKind::rmsnorm, "final_norm", {{"weight", final_norm_tensor_name}}, {}, {x});
-  g.op(OpKind::linear, "lm_head", {{"weight", c.tied_classifier ? embed_tensor_name : lm_head_tensor_name}},
-       {{"in", c.dim}, {"out", c.vocab_size}}, {norm}, false);
+  const Vertex final_norm = norm("final_norm", final_norm_tensor_name, x);
+  const Vertex head =
+      g.op(OpKind::linear, "lm_head",
+           {{"weight", c.tied_classifier ? embed_tensor_name : lm_head_tensor_name}}, {final_norm});
+  g.at(head).strings["site"] = "lm_head";
+  g.op(OpKind::output, "logits", {}, {head});
+}
+
+LlmModel shape_only_llm(const LlmConfig& config, const std::string& source) {
+  LlmModel model;
+  model.config = config;
+  model.network.source = source;
+  for (const TensorSpec& spec : required_tensors(config)) {
+    Tensor t;
+    t.name = spec.name;
+    t.shape = spec.shape;
+    model.network.tensors.emplace(spec.name, std::move(t));
+  }
+  build_llm_graph(model);
+  return model;
 }
 
 }  // namespace spikesim::models

@@ -5,13 +5,15 @@
 // never copies) and calls build_llm_graph(), which checks every shape against the config and adds the ops:
 //
 //   tokens -> embed -> per layer l:
-//     layers.l.attn_norm (rmsnorm) -> layers.l.{q,k,v}_proj (linear, one shared input)
-//     -> layers.l.{q,k}_rope (rope) -> layers.l.attention (causal GQA, KV cache) -> layers.l.o_proj
-//     -> layers.l.attn_residual (add) -> layers.l.mlp_norm (rmsnorm) -> layers.l.{gate,up}_proj (linear,
-//     one shared input) -> layers.l.swiglu (silu_mul) -> layers.l.down_proj -> layers.l.mlp_residual (add)
-//   -> final_norm (rmsnorm) -> lm_head (linear; the embedding table when the classifier is tied)
+//     layers.l.attn_norm (rmsnorm) -> layers.l.{q,k,v}_proj (linear, site "layers.l.attn_in": one input)
+//     -> layers.l.rope (rope of q and k) -> layers.l.attention (causal GQA, KV cache) -> layers.l.o_proj
+//     (site attn_out) -> layers.l.attn_residual (add) -> layers.l.mlp_norm (rmsnorm) ->
+//     layers.l.{gate,up}_proj (site mlp_in) -> layers.l.swiglu (silu_mul) -> layers.l.down_proj (site
+//     mlp_out) -> layers.l.mlp_residual
+//   -> final_norm (rmsnorm) -> lm_head (linear; the embedding table when the classifier is tied) -> logits
 //
-// The simulator lowers this graph once into a flat plan (sim/llm_plan.hpp).
+// Every attribute the ops need (eps, RoPE theta and pairing, heads, context) is on the ops, so the one
+// lowering of sim/plan/ turns this graph into a plan like any other network.
 
 #include <cstdint>
 #include <string>
@@ -97,5 +99,9 @@ std::vector<TensorSpec> required_tensors(const LlmConfig& config);
 // Checks every required tensor of model.network against the config (missing tensor, shape, dtype) and adds
 // the op graph. ModelError names the file (model.network.source), the tensor, expected vs found.
 void build_llm_graph(LlmModel& model);
+
+// The network of `config` with shape-only tensors (no bytes): what the 7B-scale accounting lowers when no
+// weights are at hand (lower it with LowerOptions::shape_only).
+LlmModel shape_only_llm(const LlmConfig& config, const std::string& source);
 
 }  // namespace spikesim::models

@@ -167,8 +167,8 @@ Vertex Network::add_op(const Op& op) {
   return boost::add_vertex(op, graph);
 }
 
-void Network::connect(Vertex from, Vertex to, int slot) {
-  boost::add_edge(from, to, DataEdge{slot}, graph);
+void Network::connect(Vertex from, Vertex to, int slot, int output) {
+  boost::add_edge(from, to, DataEdge{slot, output}, graph);
 }
 
 const Tensor& Network::add_tensor(std::string name, std::vector<std::int64_t> shape,

@@ -39,7 +39,7 @@ enum class OpKind {
   // Llama-family LLM ops (models/llm.hpp)
   embedding,  // token ids -> rows of the embedding table
   rmsnorm,    // x / sqrt(mean(x^2) + eps) * weight
-  rope,       // rotary position embedding of q or k heads
+  rope,       // rotary position embedding: inputs q [, k], outputs the rotated q [, k] (one per input)
   attention,  // causal grouped-query attention over a KV cache
   silu_mul,   // SwiGLU gating: silu(gate) * up
   // General networks (ONNX, Keras). Inputs arrive on edges by slot; attributes are normalised by the loader
@@ -88,7 +88,8 @@ struct Op {
 };
 
 struct DataEdge {
-  int slot = 0;  // which input of the consumer
+  int slot = 0;    // which input of the consumer
+  int output = 0;  // which output of the producer (ops such as rope have several)
 };
 
 using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Op, DataEdge>;
@@ -101,7 +102,8 @@ struct Network {
   std::vector<std::shared_ptr<const void>> storage;  // keeps the tensors' bytes alive
 
   Vertex add_op(const Op& op);
-  void connect(Vertex from, Vertex to, int slot = 0);
+  // Feeds output `output` of `from` into input `slot` of `to`.
+  void connect(Vertex from, Vertex to, int slot = 0, int output = 0);
   // Adds a tensor backed by `values` (moved into storage).
   const Tensor& add_tensor(std::string name, std::vector<std::int64_t> shape, std::vector<float> values);
   const Tensor& add_tensor(std::string name, std::vector<std::int64_t> shape,

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "models/onnx.hpp"
-#include "sim/plan/net_plan.hpp"
-#include "sim/run/net_run.hpp"
+#include "sim/plan/lower.hpp"
+#include "sim/run/execute.hpp"
 
 namespace spikesim::test {
 
@@ -150,9 +150,9 @@ inline DenseOutput run_onnx_dense(const std::filesystem::path& file, const std::
   const models::Network net = models::load_onnx(file);
   sim::LowerOptions options;
   options.batch = batch;
-  const sim::NetPlan plan = sim::lower_network(net, options);
-  sim::PlanState state(plan);
-  const auto y = sim::run_dense(plan, state, input);
+  const sim::Plan plan = sim::lower_network(net, options);
+  sim::RunState state(plan);
+  const auto y = sim::execute(plan, state, sim::PlanInput::of_values(input));
   return {{y.begin(), y.end()}, plan.values[static_cast<std::size_t>(plan.output)].shape};
 }
 

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "base/text.hpp"
+#include "base/error.hpp"
 #include "coding/scheme.hpp"
 #include "sim/run/run_model.hpp"
 
@@ -78,9 +79,11 @@ void add_llm_text_options(CLI::App& cmd, LlmTextArgs& args) {
       ->check(CLI::ExistingFile);
   cmd.add_option("--max-tokens", args.max_tokens, "LLM: keep only the first N tokens")
       ->check(CLI::NonNegativeNumber);
-  cmd.add_option("--sites", args.sites,
-                 "LLM: coded sites per layer, comma-separated: qkv (q|k|v input), o, gateup (gate|up input), "
-                 "down; or all, none")
+  cmd.add_option(
+         "--sites", args.sites,
+         "Spike-coded sites, comma-separated, applied in order: glob patterns over site or projection "
+         "names (e.g. '*.attn_in', '*.q_proj'), '!PATTERN' to leave dense, default, all, none; LLM "
+         "shorthands qkv (q|k|v input), o, gateup (gate|up input), down, spikingbrain")
       ->capture_default_str();
 }
 
@@ -90,7 +93,7 @@ void apply_llm_text_args(const LlmTextArgs& args, RunRequest& request) {
   request.text_file = args.text_file;
   request.tokens_file = args.tokens_file;
   request.max_tokens = args.max_tokens;
-  request.sites = args.sites;
+  request.lower.sites.spec = args.sites;
 }
 
 void add_dataset_options(CLI::App& cmd, DatasetArgs& args, bool required) {
@@ -140,8 +143,8 @@ void apply_dataset_args(const DatasetArgs& args, RunRequest& request) {
   for (const double v : args.std)
     check_finite_option(v, "--std");
   request.lower.batch = args.batch;
-  request.lower.code_input_layer = args.code_input_layer;
-  request.lower.dense_sites = {args.dense_sites.begin(), args.dense_sites.end()};
+  request.lower.sites.code_input_layer = args.code_input_layer;
+  request.lower.sites.dense_sites = args.dense_sites;
 }
 
 void add_hardware_option(CLI::App& cmd, std::vector<std::string>& names) {
@@ -186,6 +189,10 @@ int cli_main(int argc, char** argv) {
     return action();
   } catch (const std::bad_alloc&) {
     std::cerr << "spikesim: error: out of memory\n";
+    return 1;
+  } catch (const InternalError& e) {
+    std::cerr << "spikesim: internal error (a bug: please report it with the command line): " << e.what()
+              << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "spikesim: error: " << e.what() << "\n";

@@ -44,7 +44,7 @@ struct LlmTextArgs {
   std::string text_file;
   std::string tokens_file;
   std::int64_t max_tokens = 0;
-  std::string sites = "qkv,o,gateup";
+  std::string sites = "default";
 };
 void add_llm_text_options(CLI::App& cmd, LlmTextArgs& args);
 // Options of general networks (ONNX, Keras) run on a dataset: shared by `run` and `eval`.

@@ -8,8 +8,10 @@
 #include <sstream>
 
 #include "base/files.hpp"
+#include "base/text.hpp"
 #include "models/error.hpp"
 #include "sim/cli/cli.hpp"
+#include "sim/report/report.hpp"
 #include "sim/run/account.hpp"
 
 namespace spikesim::sim {
@@ -24,23 +26,31 @@ struct AccountArgs {
   std::string activations = "synthetic";
   std::uint64_t seed = 1;
   double sigma = outlier_sigma_default;
-  std::string coded = "q,k,v,o,gate,up";
+  std::string coded;  // legacy --coded list of projections
+  std::string sites = "default";
   std::string out;
   CodingArgs coding;
   std::vector<std::string> hardware;
   bool quiet = false;
 };
 
-std::vector<Projection> parse_projections(const std::string& list) {
-  std::vector<Projection> out;
+// The legacy --coded list of projections (q, k, v, o, gate, up, down) as a site selection: a site is coded
+// when one of its projections is listed (q alone codes the q|k|v input site).
+std::string sites_of_projections(const std::string& list) {
+  std::string out;
   std::stringstream ss(list);
   std::string item;
   while (std::getline(ss, item, ',')) {
     if (item.empty()) continue;
-    const Projection p = parse_projection(item);
-    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+    static const std::vector<std::string> known{"q", "k", "v", "o", "gate", "up", "down"};
+    std::string role = item.size() > 5 && item.ends_with("_proj") ? item.substr(0, item.size() - 5) : item;
+    if (std::find(known.begin(), known.end(), role) == known.end()) {
+      throw UsageError(
+          cat("--coded: unknown projection '", item, "' (expected q, k, v, o, gate, up or down)"));
+    }
+    out += (out.empty() ? "" : ",") + std::string("*.") + role + "_proj";
   }
-  return out;
+  return out.empty() ? "none" : out;
 }
 
 double peak_rss_mib() {
@@ -53,14 +63,14 @@ int run_account(const AccountArgs& a) {
   const OutputLock lock(a.out);  // a second run into the same --out fails here, before any work
   check_finite_option(a.sigma, "--sigma");
   AccountRequest request;
-  request.shape = load_decoder_shape(a.config);
+  request.config = a.config;
   request.tokens = a.tokens;
   request.chunk_tokens = a.chunk;
   request.sequence_tokens = a.sequence;
   request.activations = a.activations;
   request.seed = a.seed;
   request.sigma = a.sigma;
-  request.coded = parse_projections(a.coded);
+  request.sites = a.coded.empty() ? a.sites : sites_of_projections(a.coded);
   request.site = site_config(a.coding);
   request.site.measure_output_error = false;
   const auto profiles = load_profiles(a.hardware);  // fail on a bad profile before any work
@@ -73,9 +83,9 @@ int run_account(const AccountArgs& a) {
   if (!a.quiet) {
     const SiteCounters total = total_counters(result.report.layers);
     const Json m = metrics_json(total);
-    std::cout << "spikesim account: " << request.shape.architecture << " (" << request.shape.layers
-              << " layers, hidden " << request.shape.hidden << "), " << result.tokens << " tokens in "
-              << wall_s << " s = " << static_cast<double>(result.tokens) / wall_s << " tokens/s, peak RSS "
+    std::cout << "spikesim account: " << result.config.architecture << " (" << result.config.n_layers
+              << " layers, hidden " << result.config.dim << "), " << result.tokens << " tokens in " << wall_s
+              << " s = " << static_cast<double>(result.tokens) / wall_s << " tokens/s, peak RSS "
               << peak_rss_mib() << " MiB (stream buffers "
               << static_cast<double>(result.buffer_bytes) / (1024.0 * 1024.0) << " MiB)\n"
               << "  zero fraction " << m["zero_fraction"].get<double>() << ", " << m["spikes"] << " spikes, "
@@ -92,9 +102,12 @@ void add_account_command(CLI::App& app, Action& action) {
   CLI::App* cmd = app.add_subcommand(
       "account",
       "Count spikes, SOPs, MACs and energy of a whole decoder from its config.json, streaming tokens");
-  cmd->add_option("--config", args->config, "Hugging Face config.json of a Llama/Qwen2-style decoder")
+  cmd->add_option(
+         "--config", args->config,
+         "Hugging Face config.json of a Llama/Qwen2-style decoder, a checkpoint directory, or a llama2.c "
+         ".bin (only its shapes are read)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingPath);
   cmd->add_option("--tokens", args->tokens, "Tokens to account (0 with a trace: all it holds)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -112,8 +125,16 @@ void add_account_command(CLI::App& app, Action& action) {
   cmd->add_option("--sigma", args->sigma, "Synthetic activations: log-std of the channel scales")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("--coded", args->coded, "Spike-coded projections (comma list of q,k,v,o,gate,up,down)")
+  cmd->add_option(
+         "--sites", args->sites,
+         "Spike-coded sites, as for run: glob patterns over site or projection names, !PATTERN, default, "
+         "all, none, qkv, o, gateup, down, spikingbrain")
       ->capture_default_str();
+  cmd->add_option(
+         "--coded", args->coded,
+         "Older form of --sites: comma list of projections q,k,v,o,gate,up,down (a site is coded when one "
+         "of its projections is listed)")
+      ->excludes(cmd->get_option("--sites"));
   cmd->add_option("--out", args->out, "Output directory for report.json and layers.csv")->required();
   cmd->add_flag("--quiet,-q", args->quiet, "Print nothing on success");
   add_coding_options(*cmd, args->coding);

@@ -6,6 +6,7 @@
 #include "models/events_file.hpp"
 #include "models/trace.hpp"
 #include "sim/cli/cli.hpp"
+#include "sim/plan/lower.hpp"
 #include "sim/run/trace_run.hpp"
 
 namespace spikesim::sim {
@@ -23,7 +24,7 @@ int encode(const EncodeArgs& a) {
   const OutputLock lock(a.out, OutputLock::Kind::file);  // a second run writing the same file fails here
   const SiteConfig config = site_config(a.coding);
   const models::Network network = models::load_trace(a.trace);
-  const auto layers = encode_trace(lower_trace(network), config);
+  const auto layers = encode_trace(lower_network(network), config);
   models::write_events(a.out, layers, a.trace);
   if (!a.quiet) {
     std::uint64_t events = 0;

@@ -5,6 +5,7 @@
 
 #include "base/files.hpp"
 #include "base/text.hpp"
+#include "energy/estimate.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/report/report.hpp"
 #include "sim/run/llm_run.hpp"
@@ -21,7 +22,7 @@ struct GenerateArgs {
   std::int64_t steps = 256;
   bool spiking = false;
   bool no_stop = false;
-  std::string sites = "qkv,o,gateup";
+  std::string sites = "default";
   std::string out;
   std::vector<std::string> hardware;
   bool quiet = false;
@@ -32,7 +33,8 @@ int generate(const GenerateArgs& a) {
   std::optional<OutputLock> lock;  // a second run into the same --out fails here, before any work
   if (!a.out.empty()) lock.emplace(a.out);
   const models::LlmModel model = load_llm(a.model);
-  const LlmSites sites = a.spiking ? parse_llm_sites(a.sites) : LlmSites{};
+  const std::string sites =
+      a.spiking ? (a.sites == "default" ? std::string("qkv,o,gateup") : a.sites) : "none";
   const auto tokenizer = load_llm_tokenizer(a.model, a.tokenizer, model.config.vocab_size);
   std::vector<energy::HardwareProfile> profiles;
   if (!a.out.empty()) profiles = load_profiles(a.hardware);
@@ -51,13 +53,14 @@ int generate(const GenerateArgs& a) {
         "--tokens");
   }
 
-  const LlmPlan plan = lower_llm(model);
-  LlmRunConfig config;
-  config.coded = sites;
-  config.site = site_config(a.coding);
-  std::vector<LayerRecord> records = llm_records(plan, sites);
+  const Plan plan = lower_llm(model, SiteSelection{sites, false, {}});
+  const SiteConfig site = site_config(a.coding);
+  ExecOptions options;
+  if (a.spiking) options.site = &site;
+  std::vector<LayerRecord> records = plan_records(plan);
+  const GenerateLimits limits{a.steps, !a.no_stop, model.config.bos_id, model.config.eos_id};
   const std::vector<std::int32_t> tokens =
-      llm_generate(plan, config, prompt, a.steps, !a.no_stop, a.out.empty() ? nullptr : &records);
+      llm_generate(plan, prompt, limits, options, a.out.empty() ? nullptr : &records);
   const std::string text = tokenizer ? tokenizer->decode(tokens) : std::string{};
 
   if (tokenizer) {
@@ -71,15 +74,17 @@ int generate(const GenerateArgs& a) {
     ReportInput report;
     report.layers = std::move(records);
     report.profiles = profiles;
-    const SiteConfig& c = config.site;
+    const SiteConfig& c = site;
     report.run = Json{{"command", "generate"},
                       {"source", a.model},
                       {"mode", a.spiking ? "spiking" : "dense"},
                       {"coding", a.spiking ? Json(coding::name(c.coding.scheme)) : Json(nullptr)},
                       {"neuron", neurons::name(c.neuron.kind)},
                       {"k", c.neuron.k},
-                      {"sites", llm_sites_string(sites)},
-                      {"llm", llm_config_json(model.config)}};
+                      {"sites", sites},
+                      {"llm", llm_config_json(model.config)},
+                      // Decoding: one token per call after the prompt (energy/estimate.hpp tokens_per_call).
+                      {"tokens_per_call", energy::tokens_per_call(energy::RunKind::generate, 0, 0, 0)}};
     report.extra["generation"] = Json{{"prompt_tokens", prompt.size()},
                                       {"generated_tokens", tokens.size() - prompt.size()},
                                       {"tokens", tokens},
@@ -88,8 +93,7 @@ int generate(const GenerateArgs& a) {
   }
   if (!a.quiet) {
     std::cerr << "spikesim generate: " << tokens.size() - prompt.size() << " tokens, "
-              << (a.spiking ? cat("spiking (", llm_sites_string(sites), ", ", a.coding.coding, ", k ",
-                                  a.coding.k, ")")
+              << (a.spiking ? cat("spiking (", sites, ", ", a.coding.coding, ", k ", a.coding.k, ")")
                             : std::string("dense"))
               << (a.out.empty() ? "" : " -> " + a.out + "/report.json") << "\n";
   }
@@ -118,7 +122,10 @@ void add_generate_command(CLI::App& app, Action& action) {
   cmd->add_flag("--no-stop", args->no_stop, "Do not stop at BOS/EOS");
   cmd->add_flag("--spiking", args->spiking,
                 "Generate from the spike-coded model (implied by --coding, --k, --neuron or --sites)");
-  cmd->add_option("--sites", args->sites, "Coded sites per layer: qkv, o, gateup, down; or all, none")
+  cmd->add_option(
+         "--sites", args->sites,
+         "Spike-coded sites (glob patterns, !PATTERN, default, all, none; LLM shorthands qkv, o, gateup, "
+         "down)")
       ->capture_default_str();
   cmd->add_option("--out", args->out, "Also write report.json + layers.csv of the generation run here");
   cmd->add_flag("--quiet,-q", args->quiet, "Print only the generated text");

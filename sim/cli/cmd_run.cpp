@@ -9,6 +9,7 @@
 #include "base/text.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/report/report.hpp"
+#include "sim/run/activations.hpp"
 #include "sim/run/run_model.hpp"
 #include "sim/site/raster.hpp"
 
@@ -27,6 +28,7 @@ struct RunArgs {
   std::string raster_site;  // empty: the first coded site
   std::int64_t raster_token = 0;
   bool no_raster = false;
+  std::string save_activations;  // FILE.h5: the input of every coded site
 };
 
 int run(const RunArgs& a) {
@@ -40,6 +42,8 @@ int run(const RunArgs& a) {
   const auto profiles = load_profiles(a.hardware);  // fail on a bad profile before any work
   Progress progress = Progress::for_terminal("spikesim run", a.quiet);
   request.progress = &progress;
+  ActivationRecorder recorder;
+  if (!a.save_activations.empty()) request.observer = recorder.observer();
   ReportInput report = run_model(request);
   progress.finish();
   if (request.site.raster && !report.raster && (!a.raster_site.empty() || a.raster_token != 0)) {
@@ -51,6 +55,7 @@ int run(const RunArgs& a) {
                                  r.rows_seen(), " tokens (valid: 0..", r.rows_seen() - 1, ")"));
   }
   report.profiles = profiles;
+  if (!a.save_activations.empty()) recorder.write(a.save_activations, a.model);
   write_report(a.out, report);
   if (!a.quiet) {
     const Json totals = metrics_json(total_counters(report.layers));
@@ -89,6 +94,9 @@ void add_run_command(CLI::App& app, Action& action) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--no-raster", args->no_raster, "Do not write raster.json");
+  cmd->add_option("--save-activations", args->save_activations,
+                  "Also write the input of every coded site (as the spiking run coded it) to this HDF5 file, "
+                  "in the trace layout `spikesim account --activations` reads");
   add_coding_options(*cmd, args->coding);
   add_hardware_option(*cmd, args->hardware);
   add_llm_text_options(*cmd, args->text);

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "base/text.hpp"
+#include "sim/kernels/linear.hpp"
 
 namespace spikesim::sim {
 
@@ -289,34 +290,6 @@ void conv_event_forward(const ConvWeights& conv, const coding::CodedTensor& code
     }
   }
   finish_outputs(conv, coded.scale, coded.zero_point, y);
-}
-
-}  // namespace spikesim::sim
-
-namespace spikesim::sim {
-
-void run_coded_conv(const ConvWeights& conv, std::span<const float> x, std::int64_t samples,
-                    const SiteConfig& config, std::span<float> y, SiteCounters& counters,
-                    std::string_view what) {
-  const ConvGeometry& g = conv.geometry;
-  const neurons::SpikeCounts counts = neurons::fire(config.neuron, x, samples, g.in_size(), what);
-  const coding::CodedTensor coded = coding::prepare(counts, config.coding, what);
-  if (config.engine == Engine::reference) {
-    conv_event_forward_reference(conv, coding::encode(coded), y);
-  } else {
-    conv_event_forward(conv, coded, y);
-  }
-  SiteCounters c = count_coded(coded, conv.fanout_count, conv.fanout_nonzero, g.out_size());
-  c.bias_adds = conv.bias.empty() ? 0 : c.tokens * static_cast<std::uint64_t>(g.out_size());
-  c.dense_macs = static_cast<std::uint64_t>(samples * g.macs_per_sample());
-  c.dense_weight_words = static_cast<std::uint64_t>(g.weight_count());
-  add_reconstruction_error(coded, x, c);
-  if (config.measure_output_error) {
-    std::vector<float> y_dense(y.size());
-    conv_dense_forward(conv, x, samples, y_dense);
-    add_output_error(y, y_dense, c);
-  }
-  counters += c;
 }
 
 }  // namespace spikesim::sim

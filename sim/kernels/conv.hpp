@@ -22,7 +22,6 @@
 
 #include "coding/coded_tensor.hpp"
 #include "coding/event_stream.hpp"
-#include "sim/site/site.hpp"
 
 namespace spikesim::sim {
 
@@ -90,12 +89,5 @@ void conv_event_forward_reference(const ConvWeights& conv, const coding::EventSt
 // Fast event-driven delivery from the coded values (rows = samples, cols = C·H·W). Deterministic for any
 // thread count (output channels are split into fixed blocks, each summing every event in the same order).
 void conv_event_forward(const ConvWeights& conv, const coding::CodedTensor& coded, std::span<float> y);
-
-// The convolution counterpart of run_coded_linear: codes x [samples][C][H][W] with one row per sample
-// (a sample's whole input map is one threshold row), delivers its events, writes y [samples][M][oh][ow] and
-// adds the counters (SOPs from count_coded with the per-neuron fan-out above).
-void run_coded_conv(const ConvWeights& conv, std::span<const float> x, std::int64_t samples,
-                    const SiteConfig& config, std::span<float> y, SiteCounters& counters,
-                    std::string_view what);
 
 }  // namespace spikesim::sim

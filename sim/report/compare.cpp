@@ -100,12 +100,12 @@ Json cell_config(const std::string& model, const SiteConfig& c, const RunRequest
               {"text_file", q.text_file},
               {"tokens_file", q.tokens_file},
               {"max_tokens", q.max_tokens},
-              {"sites", q.sites},
+              {"sites", q.lower.sites.spec},
               {"images", q.images},
               {"labels", q.labels},
               {"limit", q.limit},
-              {"code_input_layer", q.lower.code_input_layer},
-              {"dense_sites", q.lower.dense_sites}};
+              {"code_input_layer", q.lower.sites.code_input_layer},
+              {"dense_sites", q.lower.sites.dense_sites}};
 }
 
 std::string first_difference(const Json& stored, const Json& wanted) {

@@ -9,43 +9,6 @@ namespace spikesim::sim {
 
 namespace {
 
-// Every integer counter of SiteCounters, by name (the fidelity sums are doubles, listed apart).
-template <class Counters, class F>
-void for_each_counter(Counters& c, F&& f) {
-  f("calls", c.calls);
-  f("tokens", c.tokens);
-  f("elements", c.elements);
-  f("element_steps", c.element_steps);
-  f("steps_sum", c.steps_sum);
-  f("token_steps", c.token_steps);
-  f("abs_count_sum", c.abs_count_sum);
-  f("saturated", c.saturated);
-  f("spikes", c.spikes);
-  f("spikes_graded", c.spikes_graded);
-  f("sops", c.sops);
-  f("effective_sops", c.effective_sops);
-  f("graded_sops", c.graded_sops);
-  f("graded_effective_sops", c.graded_effective_sops);
-  f("weight_words_read", c.weight_words_read);
-  f("neuron_updates", c.neuron_updates);
-  f("post_neuron_updates", c.post_neuron_updates);
-  f("post_neuron_updates_active", c.post_neuron_updates_active);
-  f("rescale_muls", c.rescale_muls);
-  f("zero_point_macs", c.zero_point_macs);
-  f("bias_adds", c.bias_adds);
-  f("uncoded_macs", c.uncoded_macs);
-  f("dense_macs", c.dense_macs);
-  f("dense_weight_words", c.dense_weight_words);
-}
-
-template <class Counters, class F>
-void for_each_sum(Counters& c, F&& f) {
-  f("input_sq_norm", c.input_sq_norm);
-  f("reconstruction_sq_err", c.reconstruction_sq_err);
-  f("output_sq_norm", c.output_sq_norm);
-  f("output_sq_err", c.output_sq_err);
-}
-
 const Json& field(const Json& j, const char* key, const std::string& what) {
   if (!j.is_object() || !j.contains(key)) throw OutputError(cat(what, ": missing field '", key, "'"));
   return j.at(key);
@@ -76,26 +39,28 @@ T typed(const Json& j, const char* key, const std::string& what) {
 
 Json counters_json(const SiteCounters& c) {
   Json j = Json::object();
-  for_each_counter(c, [&](const char* key, std::uint64_t v) { j[key] = v; });
-  j["steps_max"] = c.steps_max;
-  j["count_histogram"] = c.count_histogram;
-  for_each_sum(c, [&](const char* key, double v) { j[key] = v; });
+  for_each_counter_field([&](const char* key, auto member, Merge) { j[key] = c.*member; });
   return j;
 }
 
 SiteCounters counters_from_json(const Json& j, const std::string& what) {
   SiteCounters c;
-  for_each_counter(c, [&](const char* key, std::uint64_t& v) { v = typed<std::uint64_t>(j, key, what); });
-  c.steps_max = typed<std::int32_t>(j, "steps_max", what);
-  const Json& h = field(j, "count_histogram", what);
-  if (!h.is_array() || h.size() != c.count_histogram.size())
-    throw OutputError(cat(what, ": field 'count_histogram' must hold 4 integers"));
-  for (std::size_t i = 0; i < c.count_histogram.size(); ++i) {
-    if (!h[i].is_number_unsigned())
-      throw OutputError(cat(what, ": field 'count_histogram' must hold 4 integers >= 0, found ", h.dump()));
-    c.count_histogram[i] = h[i].get<std::uint64_t>();
-  }
-  for_each_sum(c, [&](const char* key, double& v) { v = typed<double>(j, key, what); });
+  for_each_counter_field([&](const char* key, auto member, Merge) {
+    auto& v = c.*member;
+    using T = std::remove_cvref_t<decltype(v)>;
+    if constexpr (std::is_arithmetic_v<T>) {
+      v = typed<T>(j, key, what);
+    } else {
+      const Json& h = field(j, key, what);
+      if (!h.is_array() || h.size() != v.size())
+        throw OutputError(cat(what, ": field '", key, "' must hold ", v.size(), " integers"));
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        if (!h[i].is_number_unsigned())
+          throw OutputError(cat(what, ": field '", key, "' must hold ", v.size(), " integers >= 0, found ", h.dump()));
+        v[i] = h[i].get<typename T::value_type>();
+      }
+    }
+  });
   return c;
 }
 

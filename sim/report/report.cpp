@@ -38,6 +38,18 @@ Json breakdown_json(const energy::Breakdown& b, bool with_latency) {
   j["total"] = range_json(b.total_pj);
   if (with_latency) j["latency_ns"] = range_json(b.latency_ns);
   j["uncharged"] = b.uncharged;
+  if (!b.dense_points.empty()) {  // measured dense profiles only: the point(s) the dense side was priced at
+    Json points = Json::array();
+    for (const energy::DensePoint& d : b.dense_points) {
+      points.push_back(Json{{"tokens_per_call", d.tokens_per_call},
+                            {"basis", d.basis},
+                            {"measured_between", Json::array({d.measured_below, d.measured_above})},
+                            {"clamped", d.clamped},
+                            {"e_mac_pj", range_json(d.e_mac_pj)},
+                            {"e_weight_byte_pj", range_json(d.e_weight_byte_pj)}});
+    }
+    j["dense_point"] = points;
+  }
   return j;
 }
 
@@ -81,10 +93,15 @@ std::vector<ProfileResult> estimate_all(const ReportInput& input) {
     a.spikes_per_input = l.spikes_per_input;
     activity.push_back(a);
   }
+  // How the run called the dense projections (profiles measured per tokens per call price by it); stored in
+  // the run object, so a re-rendered stored run (compare cells) is priced the same.
+  energy::DenseContext dense;
+  if (const auto it = input.run.find("tokens_per_call"); it != input.run.end() && it->is_number())
+    dense.tokens_per_call = it->get<double>();
   std::vector<ProfileResult> out;
   out.reserve(input.profiles.size());
   for (const auto& p : input.profiles)
-    out.push_back({&p, energy::estimate_network(activity, p)});
+    out.push_back({&p, energy::estimate_network(activity, p, dense)});
   return out;
 }
 
@@ -199,15 +216,6 @@ Json layer_json(const LayerRecord& layer, std::size_t index, const std::vector<P
 
 }  // namespace
 
-void add_coding_json(Json& run, const SiteConfig& config) {
-  run["coding"] = coding::name(config.coding.scheme);
-  run["neuron"] = neurons::name(config.neuron.kind);
-  run["k"] = config.neuron.k;
-  run["granularity"] = neurons::name(config.neuron.granularity);
-  run["fixed_T"] = config.coding.steps ? Json(*config.coding.steps) : Json(nullptr);
-  run["saturate"] = config.coding.saturate;
-}
-
 Json metrics_json(const SiteCounters& c) {
   Json j;
   const auto elements = static_cast<double>(c.elements);
@@ -267,6 +275,26 @@ Json profile_json(const energy::HardwareProfile& p) {
          {"dense_weights_per_token", p.dense_weights_per_token}};
   if (p.spiking) j["spiking"] = constants_json(*p.spiking);
   if (p.dense) j["dense"] = constants_json(*p.dense);
+  if (p.dense_measured) {
+    const energy::DenseMeasurement& m = *p.dense_measured;
+    Json points = Json::array();
+    for (const energy::MeasuredPoint& pt : m.points) {
+      points.push_back(Json{{"tokens_per_call", pt.tokens_per_call},
+                            {"e_mac_pj", range_json(pt.e_mac_pj)},
+                            {"e_weight_byte_pj", range_json(pt.e_weight_byte_pj)},
+                            {"power_w", pt.power_w},
+                            {"tflops", pt.tflops},
+                            {"repeats", pt.repeats}});
+    }
+    j["dense_measured"] = Json{{"points", points},
+                               {"excludes_idle", m.excludes_idle},
+                               {"idle_power_w", m.idle_power_w},
+                               {"gpu", m.gpu},
+                               {"date", m.date},
+                               {"command", m.command},
+                               {"log", m.log},
+                               {"source", m.source}};
+  }
   if (p.chip) {
     Json chip{{"routing", energy::name(p.chip->routing)}};
     for (const auto& [key, c] : p.chip->entries) {
@@ -321,7 +349,7 @@ namespace {
 
 Json report_json(const ReportInput& input, const std::vector<ProfileResult>& results) {
   Json j;
-  j["spikesim_report"] = 2;
+  j["spikesim_report"] = 3;
   j["run"] = input.run;
   j["definitions"] = {
       {"zero_fraction", "share of integer spike counts equal to 0 (SpikingBrain's sparsity)"},

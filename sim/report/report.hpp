@@ -4,32 +4,15 @@
 // spiking profile against every dense one. Shared by every run path: they only fill ReportInput.
 
 #include <filesystem>
-#include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "energy/profile.hpp"
-#include "sim/site/layer_record.hpp"
-#include "sim/site/raster.hpp"
-#include "sim/site/site.hpp"
+#include "sim/run/result.hpp"
 
 namespace spikesim::sim {
 
-using Json = nlohmann::ordered_json;
-
-struct ReportInput {
-  Json run = Json::object();  // what was run: command, source, coding, k, ...
-  std::vector<LayerRecord> layers;
-  std::vector<energy::HardwareProfile> profiles;
-  Json extra = Json::object();   // path-specific top-level objects (fidelity, accuracy, ...)
-  std::optional<Raster> raster;  // spikes of one token at one site, written to raster.json
-};
-
-// Appends the coding settings of a run to its report's `run` object, in this order: coding, neuron, k,
-// granularity, fixed_T, saturate.
-void add_coding_json(Json& run, const SiteConfig& config);
 // The metrics of DESIGN §3 from counters (shares, rates, errors), without identity fields.
 Json metrics_json(const SiteCounters& c);
 // {profile: {"spiking": {term: {low, nominal, high}, ..., "total": ..., "uncharged": [...]}, "dense": {...}}}

@@ -6,7 +6,7 @@
 
 #include "base/text.hpp"
 #include "models/error.hpp"
-#include "sim/run/net_run.hpp"
+#include "sim/run/execute.hpp"
 
 namespace spikesim::sim {
 
@@ -17,7 +17,7 @@ std::size_t sz(std::int64_t v) {
 }
 
 struct ChunkResult {
-  std::vector<SiteCounters> counters;
+  std::vector<LayerRecord> records;
   std::vector<std::int64_t> dense_pred, spiking_pred;
   double output_sq_norm = 0.0;
   double output_sq_err = 0.0;
@@ -28,8 +28,7 @@ std::int64_t argmax(std::span<const float> y) {
   return static_cast<std::int64_t>(std::max_element(y.begin(), y.end()) - y.begin());
 }
 
-void check_finite_output(const NetPlan& plan, std::span<const float> y, std::int64_t sample,
-                         const char* run) {
+void check_finite_output(const Plan& plan, std::span<const float> y, std::int64_t sample, const char* run) {
   for (const float v : y) {
     if (!std::isfinite(v)) {
       throw models::ModelError(cat(plan.source, ": the ", run, " run's output '", plan.output_name,
@@ -40,8 +39,8 @@ void check_finite_output(const NetPlan& plan, std::span<const float> y, std::int
 
 }  // namespace
 
-EvalResult evaluate(const NetPlan& plan, const models::Dataset& data, const models::Preprocess& pre,
-                    const SiteConfig& config) {
+EvalResult evaluate(const Plan& plan, const models::Dataset& data, const models::Preprocess& pre,
+                    const SiteConfig& config, const SiteObserver& observer) {
   const std::int64_t sample_size = plan.sample_input_size();
   if (data.sample_size() != sample_size) {
     throw models::ModelError(cat(data.images_file, ": samples have ", data.height, "x", data.width, "x",
@@ -53,7 +52,7 @@ EvalResult evaluate(const NetPlan& plan, const models::Dataset& data, const mode
   EvalResult result;
   result.samples = data.samples;
   result.classes = plan.sample_output_size();
-  result.step_counters.assign(plan.steps.size(), SiteCounters{});
+  result.records = plan_records(plan);
   const std::int64_t batch = plan.batch;
   const std::int64_t chunks = (data.samples + batch - 1) / batch;
   const std::int64_t out_per = plan.sample_output_size();
@@ -65,7 +64,7 @@ EvalResult evaluate(const NetPlan& plan, const models::Dataset& data, const mode
     std::vector<ChunkResult> results(sz(n));
 #pragma omp parallel
     {
-      PlanState state(plan);
+      RunState state(plan);
       std::vector<float> input(sz(batch * sample_size), 0.0F);
 #pragma omp for schedule(dynamic)
       for (std::int64_t c = 0; c < n; ++c) {
@@ -75,9 +74,16 @@ EvalResult evaluate(const NetPlan& plan, const models::Dataset& data, const mode
           const std::int64_t count = std::min(batch, data.samples - first);
           std::fill(input.begin(), input.end(), 0.0F);
           models::preprocess(data, first, count, pre, std::span<float>(input).first(sz(count * sample_size)));
-          const std::span<const float> yd = run_dense(plan, state, input);
+          const std::span<const float> yd = execute(plan, state, PlanInput::of_values(input));
           const std::vector<float> dense(yd.begin(), yd.end());
-          const std::span<const float> ys = run_spiking(plan, state, input, count, config, r.counters, first);
+          r.records = plan_records(plan);
+          const ExecOptions spiking{.site = &config,
+                                    .samples = count,
+                                    .first_sample = first,
+                                    .observer = observer,
+                                    .progress = nullptr};
+          const std::span<const float> ys =
+              execute(plan, state, PlanInput::of_values(input), spiking, &r.records);
           for (std::int64_t k = 0; k < count; ++k) {
             const auto d = std::span<const float>(dense).subspan(sz(k * out_per), sz(out_per));
             const auto s = ys.subspan(sz(k * out_per), sz(out_per));
@@ -99,8 +105,7 @@ EvalResult evaluate(const NetPlan& plan, const models::Dataset& data, const mode
     }
     for (ChunkResult& r : results) {
       if (r.error) std::rethrow_exception(r.error);
-      for (std::size_t i = 0; i < r.counters.size(); ++i)
-        result.step_counters[i] += r.counters[i];
+      merge_records(result.records, r.records);
       result.dense_pred.insert(result.dense_pred.end(), r.dense_pred.begin(), r.dense_pred.end());
       result.spiking_pred.insert(result.spiking_pred.end(), r.spiking_pred.begin(), r.spiking_pred.end());
       result.output_sq_norm += r.output_sq_norm;

@@ -10,26 +10,29 @@
 #include <vector>
 
 #include "models/idx.hpp"
-#include "sim/plan/net_plan.hpp"
-#include "sim/report/report.hpp"
+#include "sim/plan/plan.hpp"
+#include "sim/run/execute.hpp"
+#include "sim/run/result.hpp"
+#include "sim/site/layer_record.hpp"
 #include "sim/site/site.hpp"
 
 namespace spikesim::sim {
 
 struct EvalResult {
   std::int64_t samples = 0;
-  std::int64_t classes = 0;                 // outputs per sample
-  std::vector<std::int64_t> dense_pred;     // [samples] argmax of the dense output (first on ties)
-  std::vector<std::int64_t> spiking_pred;   // [samples] argmax of the spiking output
-  std::vector<SiteCounters> step_counters;  // [plan.steps] spiking-run counters
-  double output_sq_norm = 0.0;              // sum over samples of |y_dense|^2 at the model output
-  double output_sq_err = 0.0;               // sum of |y_spiking - y_dense|^2
+  std::int64_t classes = 0;                // outputs per sample
+  std::vector<std::int64_t> dense_pred;    // [samples] argmax of the dense output (first on ties)
+  std::vector<std::int64_t> spiking_pred;  // [samples] argmax of the spiking output
+  std::vector<LayerRecord> records;        // spiking-run records (sim/run/execute.hpp plan_records)
+  double output_sq_norm = 0.0;             // sum over samples of |y_dense|^2 at the model output
+  double output_sq_err = 0.0;              // sum of |y_spiking - y_dense|^2
 };
 
 // Runs every sample of `data` (preprocessed with `pre`) through the plan. ModelError for a sample whose
 // size does not match the model input, or a non-finite model output (naming the sample).
-EvalResult evaluate(const NetPlan& plan, const models::Dataset& data, const models::Preprocess& pre,
-                    const SiteConfig& config);
+// observer: sees every coded site's input (run --save-activations).
+EvalResult evaluate(const Plan& plan, const models::Dataset& data, const models::Preprocess& pre,
+                    const SiteConfig& config, const SiteObserver& observer = {});
 
 // {"samples", "classes", "dense": {"correct", "top1"}, "spiking": {...}, "agreement", "output_rel_error"};
 // the accuracies need labels (null without).

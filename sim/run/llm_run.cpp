@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "base/text.hpp"
+#include "energy/estimate.hpp"
 #include "models/error.hpp"
 #include "models/hf_llm.hpp"
 #include "models/llama2c.hpp"
@@ -224,36 +225,80 @@ Json llm_config_json(const models::LlmConfig& c) {
               {"parameters", c.parameter_count()}};
 }
 
+Plan lower_llm(const models::LlmModel& model, const SiteSelection& sites) {
+  return lower_network(model.network, {.batch = 1, .sites = sites});
+}
+
+std::vector<std::int32_t> llm_generate(const Plan& plan, std::span<const std::int32_t> prompt,
+                                       const GenerateLimits& limits, const ExecOptions& options,
+                                       std::vector<LayerRecord>* records) {
+  if (prompt.empty()) throw std::invalid_argument("llm_generate: empty prompt (start with BOS)");
+  std::vector<std::int32_t> tokens(prompt.begin(), prompt.end());
+  RunState state(plan);
+  const auto vocab = static_cast<std::size_t>(plan.output_per_row());
+  std::span<const float> logits = execute(plan, state, PlanInput::of_tokens(prompt), options, records);
+  std::span<const float> last = logits.subspan((prompt.size() - 1) * vocab, vocab);
+  for (std::int64_t s = 0; s < limits.steps && state.pos < plan.context; ++s) {
+    const auto next = static_cast<std::int32_t>(std::max_element(last.begin(), last.end()) - last.begin());
+    tokens.push_back(next);
+    if (limits.stop_at_eos && (next == limits.bos_id || next == limits.eos_id)) break;
+    if (s + 1 == limits.steps || state.pos >= plan.context) break;
+    last = execute(plan, state, PlanInput::of_tokens(std::span<const std::int32_t>(&tokens.back(), 1)),
+                   options, records);
+  }
+  return tokens;
+}
+
+std::vector<float> llm_logits(const Plan& plan, std::span<const std::int32_t> tokens,
+                              const ExecOptions& options, std::vector<LayerRecord>* records) {
+  RunState state(plan);
+  const auto y = execute(plan, state, PlanInput::of_tokens(tokens), options, records);
+  return {y.begin(), y.end()};
+}
+
+Json coded_site_patterns(const Plan& plan) {
+  Json out = Json::array();
+  for (const std::string& site : plan.sites(true)) {
+    std::string pattern = site;
+    if (pattern.rfind("layers.", 0) == 0) {
+      const std::size_t dot = pattern.find('.', 7);
+      if (dot != std::string::npos) pattern = "layers.*" + pattern.substr(dot);
+    }
+    if (std::find(out.begin(), out.end(), pattern) == out.end()) out.push_back(pattern);
+  }
+  return out;
+}
+
 ReportInput run_llm(const LlmRunRequest& r) {
   const models::LlmModel model = load_llm(r.model);
-  const LlmSites sites = parse_llm_sites(r.sites);
   const auto tokenizer = load_llm_tokenizer(r.model, r.tokenizer, model.config.vocab_size);
   const LlmTokens tokens = llm_tokens(r.text, tokenizer, model.config);
-  const LlmPlan plan = lower_llm(model);
+  const Plan plan = lower_llm(model, SiteSelection{r.sites, false, {}});
 
-  const std::size_t logits_size = tokens.ids.size() * static_cast<std::size_t>(model.config.vocab_size);
-  std::vector<float> dense(logits_size);    // [n][vocab]
-  std::vector<float> spiking(logits_size);  // [n][vocab]
+  std::vector<float> dense;
   {
-    LlmState state(plan);
-    llm_forward(plan, LlmRunConfig{}, state, tokens.ids, dense);
+    RunState state(plan);
+    const auto y = execute(plan, state, PlanInput::of_tokens(tokens.ids));
+    dense.assign(y.begin(), y.end());  // [n][vocab]
   }
   ReportInput report;
-  report.layers = llm_records(plan, sites);
+  report.layers = plan_records(plan);
+  std::vector<float> spiking;
   {
-    LlmState state(plan);
-    llm_forward(plan, LlmRunConfig{sites, r.site}, state, tokens.ids, spiking, &report.layers);
-  }
-  Json coded = Json::array();
-  for (std::size_t s = 0; s < llm_site_count; ++s) {
-    if (sites.at(s)) coded.push_back(std::string("layers.*.") + std::string(name(static_cast<LlmSite>(s))));
+    RunState state(plan);
+    const ExecOptions options{
+        .site = &r.site, .samples = -1, .first_sample = 0, .observer = r.observer, .progress = nullptr};
+    const auto y = execute(plan, state, PlanInput::of_tokens(tokens.ids), options, &report.layers);
+    spiking.assign(y.begin(), y.end());
   }
   report.run["llm"] = llm_config_json(model.config);
-  report.run["sites"] = llm_sites_string(sites);
-  report.run["coded_sites"] = coded;
+  report.run["sites"] = r.sites == "default" ? std::string("qkv,o,gateup") : r.sites;
+  report.run["coded_sites"] = coded_site_patterns(plan);
   report.run["tokenizer"] = tokenizer ? Json(tokenizer->file()) : Json(nullptr);
   report.run["text_source"] = tokens.source;
   report.run["tokens"] = tokens.ids.size();
+  // Teacher forcing: the whole text is one call (energy/estimate.hpp tokens_per_call).
+  report.run["tokens_per_call"] = energy::tokens_per_call(energy::RunKind::run, tokens.ids.size(), 1, 0);
   Json f = fidelity_json(fidelity(dense, spiking, tokens.ids, model.config.vocab_size));
   f["text_source"] = tokens.source;
   f["tokens"] = tokens.ids.size();

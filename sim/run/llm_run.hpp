@@ -11,8 +11,9 @@
 
 #include "models/llm.hpp"
 #include "models/tokenizer.hpp"
-#include "sim/plan/llm.hpp"
-#include "sim/report/report.hpp"
+#include "sim/plan/lower.hpp"
+#include "sim/run/execute.hpp"
+#include "sim/run/result.hpp"
 
 namespace spikesim::sim {
 
@@ -64,14 +65,40 @@ Json fidelity_json(const Fidelity& f);
 
 Json llm_config_json(const models::LlmConfig& config);
 
+// The plan of an LLM checkpoint (sim/plan/lower.hpp with the selection of coded sites).
+Plan lower_llm(const models::LlmModel& model, const SiteSelection& sites = {});
+
+// Greedy decoding through the executor: prefill `prompt`, then append the argmax token (lowest id on ties)
+// `steps` times, or until the context is full, or (stop_at_eos) BOS/EOS is produced. Returns prompt +
+// generated tokens. options.site: the spiking run (nullptr: dense); records (plan_records) are added to.
+struct GenerateLimits {
+  std::int64_t steps = 0;
+  bool stop_at_eos = true;
+  std::int32_t bos_id = 1;
+  std::int32_t eos_id = 2;
+};
+std::vector<std::int32_t> llm_generate(const Plan& plan, std::span<const std::int32_t> prompt,
+                                       const GenerateLimits& limits, const ExecOptions& options = {},
+                                       std::vector<LayerRecord>* records = nullptr);
+
+// Teacher-forced logits [n][vocab] of one call over `tokens` from an empty KV cache.
+std::vector<float> llm_logits(const Plan& plan, std::span<const std::int32_t> tokens,
+                              const ExecOptions& options = {}, std::vector<LayerRecord>* records = nullptr);
+
+// Report names of the coded sites of a token plan: per-layer sites with the layer number replaced by '*'
+// ("layers.*.attn_in"), in execution order, each once.
+Json coded_site_patterns(const Plan& plan);
+
 // `spikesim run` on an LLM: dense and spiking teacher-forced runs over the tokens; records of the spiking
-// run, and run/extra JSON (llm config, sites, tokens, fidelity). `sites` e.g. "qkv,o,gateup".
+// run, and run/extra JSON (llm config, sites, tokens, fidelity). `sites`: the selection
+// (sim/plan/select.hpp).
 struct LlmRunRequest {
   std::string model;
   std::string tokenizer;
   LlmText text;
-  std::string sites = "qkv,o,gateup";
+  std::string sites = "default";
   SiteConfig site;
+  SiteObserver observer;  // optional: sees every coded site's input (run --save-activations)
 };
 ReportInput run_llm(const LlmRunRequest& request);
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "base/text.hpp"
+#include "energy/estimate.hpp"
 #include "models/error.hpp"
 #include "models/hdf5_file.hpp"
 #include "models/keras.hpp"
@@ -10,7 +11,6 @@
 #include "models/trace.hpp"
 #include "sim/run/eval.hpp"
 #include "sim/run/llm_run.hpp"
-#include "sim/run/net_run.hpp"
 #include "sim/run/trace_run.hpp"
 
 namespace spikesim::sim {
@@ -80,7 +80,7 @@ ReportInput run_network(const RunRequest& request, ModelKind kind) {
   }
   const models::Network network =
       kind == ModelKind::onnx ? models::load_onnx(request.model) : models::load_keras(request.model);
-  const NetPlan plan = lower_network(network, request.lower);
+  const Plan plan = lower_network(network, request.lower);
   const models::Dataset data = models::load_idx_dataset(request.images, request.labels, request.limit);
   const std::int64_t classes = plan.sample_output_size();
   for (std::size_t i = 0; i < data.labels.size(); ++i) {
@@ -92,19 +92,21 @@ ReportInput run_network(const RunRequest& request, ModelKind kind) {
   models::Preprocess pre = request.preprocess;
   if (!request.layout_given)
     pre.layout = kind == ModelKind::keras ? models::Layout::nhwc : models::Layout::nchw;
-  const EvalResult result = evaluate(plan, data, pre, request.site);
+  const EvalResult result = evaluate(plan, data, pre, request.site, request.observer);
 
   ReportInput report;
-  report.layers = plan_records(plan, result.step_counters);
+  report.layers = result.records;
   report.run = base_run_json(request, name(kind));
   report.run["images"] = data.images_file;
   report.run["labels"] = data.labels_file.empty() ? Json(nullptr) : Json(data.labels_file);
   report.run["samples"] = data.samples;
   report.run["input"] = {{"name", plan.input_name}, {"shape", plan.input_shape}};
   report.run["batch"] = plan.batch;
+  report.run["tokens_per_call"] =
+      energy::tokens_per_call(energy::RunKind::eval, 0, 0, static_cast<std::uint64_t>(plan.batch));
   report.run["preprocess"] = {
       {"scale", pre.scale}, {"mean", pre.mean}, {"std", pre.std}, {"layout", models::name(pre.layout)}};
-  report.run["code_input_layer"] = request.lower.code_input_layer;
+  report.run["code_input_layer"] = request.lower.sites.code_input_layer;
   report.run["coded_sites"] = list_json(plan.sites(true));
   report.run["dense_sites"] = list_json(plan.sites(false));
   report.run["granularity_note"] =
@@ -126,7 +128,8 @@ ReportInput run_model(const RunRequest& request) {
         throw models::ModelError(
             cat(request.model, ": --images / --labels apply to ONNX and Keras models, not traces"));
       const models::Network network = models::load_trace(request.model);
-      report.layers = run_trace(lower_trace(network), request.site, request.progress);
+      report.layers =
+          run_trace(lower_network(network, request.lower), request.site, request.progress, request.observer);
       report.run = base_run_json(request, "trace");
       break;
     }
@@ -138,8 +141,9 @@ ReportInput run_model(const RunRequest& request) {
                                        .text_file = request.text_file,
                                        .tokens_file = request.tokens_file,
                                        .max_tokens = request.max_tokens},
-                              .sites = request.sites,
-                              .site = request.site};
+                              .sites = request.lower.sites.spec,
+                              .site = request.site,
+                              .observer = request.observer};
       report = run_llm(llm);
       Json run = base_run_json(request, name(kind));
       run.update(report.run);

@@ -8,8 +8,9 @@
 
 #include "base/progress.hpp"
 #include "models/idx.hpp"
-#include "sim/plan/net_plan.hpp"
-#include "sim/report/report.hpp"
+#include "sim/plan/lower.hpp"
+#include "sim/run/execute.hpp"
+#include "sim/run/result.hpp"
 #include "sim/site/site.hpp"
 
 namespace spikesim::sim {
@@ -18,21 +19,21 @@ struct RunRequest {
   std::string model;  // file to run: HDF5 trace, LLM checkpoint, ONNX model, Keras HDF5 model
   SiteConfig site;    // neuron, coding and engine of every coded site (site.raster: capture one token)
   // --- LLM checkpoints (llama2.c .bin, or config.json + model.safetensors)
-  std::string tokenizer;               // llama2.c tokenizer .bin; default: tokenizer.bin beside the model
-  std::string prompt;                  // text to run teacher-forced, or
-  std::string text_file;               // a file holding it, or
-  std::string tokens_file;             // token ids
-  std::int64_t max_tokens = 0;         // > 0: keep the first max_tokens tokens
-  std::string sites = "qkv,o,gateup";  // coded sites per layer (qkv, o, gateup, down, all, none)
+  std::string tokenizer;        // llama2.c tokenizer .bin; default: tokenizer.bin beside the model
+  std::string prompt;           // text to run teacher-forced, or
+  std::string text_file;        // a file holding it, or
+  std::string tokens_file;      // token ids
+  std::int64_t max_tokens = 0;  // > 0: keep the first max_tokens tokens
   // --- General networks (ONNX, Keras): the dataset the model runs on (IDX images, optional labels).
   std::string images;
   std::string labels;
   models::Preprocess preprocess;  // scale, mean/std; layout is the model's own unless layout_given
   bool layout_given = false;
   std::int64_t limit = 0;        // first N samples; 0: all
-  LowerOptions lower;            // batch, code_input_layer, dense_sites
+  LowerOptions lower;            // batch, and the coded sites (sim/plan/select.hpp) of every model kind
   std::string command = "run";   // recorded in the report
   Progress* progress = nullptr;  // optional: advanced per layer / token / sample by the path that runs
+  SiteObserver observer;         // optional: sees the input of every coded site (run --save-activations)
 };
 
 enum class ModelKind { trace, llama2c, safetensors, onnx, keras };

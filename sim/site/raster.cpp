@@ -1,26 +1,24 @@
 #include "sim/site/raster.hpp"
 
+#include <algorithm>
+
 #include "coding/event_stream.hpp"
 
 namespace spikesim::sim {
 
 RasterCapture::RasterCapture(std::string site, std::int64_t token) : site_(std::move(site)), token_(token) {}
 
-void RasterCapture::offer(std::string_view site, const coding::CodedTensor& coded) {
+void RasterCapture::offer(std::string_view site, const coding::CodedTensor& coded, std::int64_t first_row) {
   const std::lock_guard<std::mutex> lock(mutex_);
-  if (raster_) return;
   if (chosen_.empty()) {
     if (!site_.empty() && site != site_) return;
     chosen_ = site;
   } else if (site != chosen_) {
     return;
   }
-  if (token_ < rows_seen_ || token_ >= rows_seen_ + coded.rows) {
-    rows_seen_ += coded.rows;
-    return;
-  }
-  const std::int64_t r = token_ - rows_seen_;
-  rows_seen_ += coded.rows;
+  rows_seen_ = std::max(rows_seen_, first_row + coded.rows);
+  if (raster_ || token_ < first_row || token_ >= first_row + coded.rows) return;
+  const std::int64_t r = token_ - first_row;
   // One row as its own coded tensor, encoded into events.
   coding::CodedTensor row;
   row.scheme = coded.scheme;

@@ -33,21 +33,24 @@ class RasterCapture {
   // site: layer name; empty = the first coded site offered. token: row index within that site.
   explicit RasterCapture(std::string site = {}, std::int64_t token = 0);
 
-  // Called for every coded tensor: keeps row `token` of the chosen site when it passes by.
-  void offer(std::string_view site, const coding::CodedTensor& coded);
+  // Called for every coded tensor: keeps row `token` of the chosen site when it passes by. `first_row` is the
+  // index of the tensor's first row among every row the site codes in the run (samples coded in parallel
+  // arrive in any order; the raster does not depend on it).
+  void offer(std::string_view site, const coding::CodedTensor& coded, std::int64_t first_row);
 
   [[nodiscard]] std::optional<Raster> raster() const;
   [[nodiscard]] const std::string& requested_site() const { return site_; }
   [[nodiscard]] std::int64_t requested_token() const { return token_; }
-  // Rows the chosen site coded (to name the valid range when the token was out of range).
+  // Rows the chosen site coded (one past the last row index offered; names the valid range when the token was
+  // out of range).
   [[nodiscard]] std::int64_t rows_seen() const;
 
  private:
   std::string site_;
   std::int64_t token_;
   mutable std::mutex mutex_;
-  std::string chosen_;  // site being tracked (site_ or the first offered)
-  std::int64_t rows_seen_ = 0;
+  std::string chosen_;          // site being tracked (site_ or the first offered)
+  std::int64_t rows_seen_ = 0;  // one past the largest row index offered for the chosen site
   std::optional<Raster> raster_;
 };
 

@@ -321,6 +321,16 @@ SiteCounters assemble(const coding::CodedTensor& coded, const std::vector<RowTal
   return c;
 }
 
+void check_fanouts(std::size_t cols, std::span<const std::int64_t> fanout,
+                   std::span<const std::int64_t> fanout_nonzero) {
+  if (fanout.size() != cols || fanout_nonzero.size() != cols) {
+    throw std::invalid_argument(cat("count_coded: ", cols, " presynaptic neurons but fan-outs for ",
+                                    fanout.size(), " and ", fanout_nonzero.size()));
+  }
+}
+
+}  // namespace
+
 // Adds the events each presynaptic neuron sent (summed over rows) to spikes_per_input [cols].
 void add_spikes_per_input(const coding::CodedTensor& coded, std::span<std::uint64_t> spikes_per_input) {
   if (spikes_per_input.empty()) return;
@@ -334,16 +344,6 @@ void add_spikes_per_input(const coding::CodedTensor& coded, std::span<std::uint6
         static_cast<std::uint64_t>(coding::tally(coded.scheme, coded.steps, coded.value[i]).spikes);
   }
 }
-
-void check_fanouts(std::size_t cols, std::span<const std::int64_t> fanout,
-                   std::span<const std::int64_t> fanout_nonzero) {
-  if (fanout.size() != cols || fanout_nonzero.size() != cols) {
-    throw std::invalid_argument(cat("count_coded: ", cols, " presynaptic neurons but fan-outs for ",
-                                    fanout.size(), " and ", fanout_nonzero.size()));
-  }
-}
-
-}  // namespace
 
 SiteCounters count_coded(const coding::CodedTensor& coded, std::span<const std::int64_t> fanout,
                          std::span<const std::int64_t> fanout_nonzero, std::int64_t post_neurons,
@@ -518,32 +518,6 @@ void add_output_error(std::span<const float> y_spiking, std::span<const float> y
   }
   counters.output_sq_norm += norm;
   counters.output_sq_err += err;
-}
-
-void run_coded_linear(const LinearWeights& layer, std::span<const float> x, std::int64_t tokens,
-                      const SiteConfig& config, std::span<float> y, SiteCounters& counters,
-                      std::string_view what, std::span<std::uint64_t> spikes_per_input) {
-  const std::vector<std::int64_t> fanout(static_cast<std::size_t>(layer.in), layer.out);
-  CodedSite site = code_site(config, x, tokens, layer.in, fanout, layer.fanout_nonzero, layer.out, what);
-  add_spikes_per_input(site.coded, spikes_per_input);
-  if (config.raster) config.raster->offer(layer.name, site.coded);
-
-  if (config.engine == Engine::reference) {
-    event_forward_reference(layer, coding::encode(site.coded), y);
-  } else {
-    event_forward(layer, site.coded, y);
-  }
-
-  SiteCounters& c = site.counters;
-  c.bias_adds = layer.bias.empty() ? 0 : c.tokens * static_cast<std::uint64_t>(layer.out);
-  c.dense_macs = static_cast<std::uint64_t>(tokens * layer.in * layer.out);
-  c.dense_weight_words = static_cast<std::uint64_t>(layer.in * layer.out);
-  if (config.measure_output_error) {
-    std::vector<float> y_dense(y.size());
-    dense_forward(layer, x, tokens, y_dense);
-    add_output_error(y, y_dense, c);
-  }
-  counters += c;
 }
 
 }  // namespace spikesim::sim

@@ -1,6 +1,7 @@
 #pragma once
-// One spike-coded synaptic site: activations -> neurons -> coding -> event-driven delivery, with counters.
-// Shared by every run path (HDF5 traces, LLMs, CNNs): they differ only in where x comes from.
+// Spike coding of one synaptic site's input: activations -> neurons -> coding -> counters (code_site), and
+// the site's configuration. The driver that also delivers the events (linear or conv) is
+// sim/site/synapse.hpp.
 
 #include <cstdint>
 #include <memory>
@@ -10,7 +11,6 @@
 #include "base/counters.hpp"
 #include "coding/coded_tensor.hpp"
 #include "neurons/neuron.hpp"
-#include "sim/kernels/linear.hpp"
 
 namespace spikesim::sim {
 
@@ -26,13 +26,6 @@ struct SiteConfig {
   std::shared_ptr<RasterCapture>
       raster;  // optional: keeps the spikes of one token at one site (a small raster)
 };
-
-// Codes x [tokens][in] and delivers its events into `layer`; writes the event-driven output y [tokens][out]
-// and adds what happened to `counters`. `what` names the tensor in errors (e.g. "trace.h5: layer q input").
-// spikes_per_input, when not empty ([in]), accumulates the events each presynaptic neuron sent.
-void run_coded_linear(const LinearWeights& layer, std::span<const float> x, std::int64_t tokens,
-                      const SiteConfig& config, std::span<float> y, SiteCounters& counters,
-                      std::string_view what, std::span<std::uint64_t> spikes_per_input = {});
 
 // Counters of one coded tensor delivered into a layer whose presynaptic neuron j reaches fanout[j] synapses
 // (fanout_nonzero[j] of them non-zero) and `post_neurons` postsynaptic neurons per token. Closed form over
@@ -58,6 +51,10 @@ CodedSite code_site(const SiteConfig& config, std::span<const float> x, std::int
 void code_site(const SiteConfig& config, std::span<const float> x, std::int64_t tokens, std::int64_t in,
                std::span<const std::int64_t> fanout, std::span<const std::int64_t> fanout_nonzero,
                std::int64_t post_neurons, std::string_view what, CodedSite& out);
+
+// Adds the events each presynaptic neuron sent (summed over rows) to spikes_per_input [cols]; nothing when
+// it is empty.
+void add_spikes_per_input(const coding::CodedTensor& coded, std::span<std::uint64_t> spikes_per_input);
 
 // Adds the fidelity sums of x vs x̂ = count · V_th.
 void add_reconstruction_error(const coding::CodedTensor& coded, std::span<const float> x,

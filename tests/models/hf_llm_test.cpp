@@ -12,7 +12,7 @@
 
 #include "models/error.hpp"
 #include "models/llama2c.hpp"
-#include "sim/plan/llm.hpp"
+#include "sim/run/llm_run.hpp"
 #include "tests/llm_fixtures.hpp"
 #include "tests/test_util.hpp"
 
@@ -25,11 +25,8 @@ using testing::HasSubstr;
 const std::vector<std::int32_t> tokens{1, 9, 260, 33, 33, 4, 150, 299, 2, 71, 18, 64, 200};
 
 std::vector<float> logits_of(const LlmModel& m, const std::vector<std::int32_t>& t = tokens) {
-  const sim::LlmPlan plan = sim::lower_llm(m);
-  sim::LlmState state(plan);
-  std::vector<float> logits(t.size() * static_cast<std::size_t>(m.config.vocab_size));
-  sim::llm_forward(plan, {}, state, t, logits);
-  return logits;
+  const sim::Plan plan = sim::lower_llm(m);
+  return sim::llm_logits(plan, t);
 }
 
 double max_rel_error(const std::vector<float>& got, const std::vector<double>& want) {

@@ -15,8 +15,8 @@
 
 #include "models/error.hpp"
 #include "models/hdf5_file.hpp"
-#include "sim/plan/net_plan.hpp"
-#include "sim/run/net_run.hpp"
+#include "sim/plan/lower.hpp"
+#include "sim/run/execute.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::models {
@@ -30,9 +30,9 @@ std::vector<float> run_dense(const std::filesystem::path& file, const std::vecto
   const Network net = load_keras(file);
   sim::LowerOptions options;
   options.batch = batch;
-  const sim::NetPlan plan = sim::lower_network(net, options);
-  sim::PlanState state(plan);
-  const auto y = sim::run_dense(plan, state, x);
+  const sim::Plan plan = sim::lower_network(net, options);
+  sim::RunState state(plan);
+  const auto y = sim::execute(plan, state, sim::PlanInput::of_values(x));
   return {y.begin(), y.end()};
 }
 
@@ -91,7 +91,7 @@ TEST(Keras, HandComputedChannelsLastModel) {
   ASSERT_EQ(y.size(), 1U);
   EXPECT_FLOAT_EQ(y[0], 112.5F);
   const Network net = load_keras(dir / "m.h5");
-  const sim::NetPlan plan = sim::lower_network(net);
+  const sim::Plan plan = sim::lower_network(net);
   EXPECT_EQ(plan.input_shape, (std::vector<std::int64_t>{1, 2, 2, 1}));
   EXPECT_TRUE(plan.dynamic_batch);
   EXPECT_EQ(plan.sites(false), (std::vector<std::string>{"conv2d"}));  // the input layer stays dense
@@ -210,7 +210,7 @@ TEST_F(KerasFixtures, EvalRunsKerasModelsOnFourDimensionalIdx) {
 TEST_F(KerasFixtures, Keras3FunctionalResidualModelMatchesNumpy) {
   check("keras3_functional.h5", "keras3");
   const Network net = load_keras(dir_ / "keras3_functional.h5");
-  const sim::NetPlan plan = sim::lower_network(net);
+  const sim::Plan plan = sim::lower_network(net);
   EXPECT_EQ(plan.sites(true), (std::vector<std::string>{"conv2d_1", "dense"}));
 }
 

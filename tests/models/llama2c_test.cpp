@@ -10,7 +10,7 @@
 #include <limits>
 
 #include "models/error.hpp"
-#include "sim/plan/llm.hpp"
+#include "sim/run/llm_run.hpp"
 #include "tests/llm_fixtures.hpp"
 #include "tests/test_util.hpp"
 
@@ -27,11 +27,8 @@ double max_rel_error(const std::vector<float>& got, const std::vector<double>& w
 }
 
 std::vector<float> logits_of(const LlmModel& m, const std::vector<std::int32_t>& tokens) {
-  const sim::LlmPlan plan = sim::lower_llm(m);
-  sim::LlmState state(plan);
-  std::vector<float> logits(tokens.size() * static_cast<std::size_t>(m.config.vocab_size));
-  sim::llm_forward(plan, {}, state, tokens, logits);
-  return logits;
+  const sim::Plan plan = sim::lower_llm(m);
+  return sim::llm_logits(plan, tokens);
 }
 
 std::string error_of(const std::filesystem::path& file) {

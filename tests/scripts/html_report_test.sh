@@ -27,7 +27,7 @@ fi
 test -s "$out/compare/report.html"
 # A corrupt report is an error and leaves no page behind.
 mkdir -p "$out/corrupt"
-echo '{"spikesim_report": 2, "layers": [' >"$out/corrupt/report.json"
+echo '{"spikesim_report": 3, "layers": [' >"$out/corrupt/report.json"
 if "$spikesim" report "$out/corrupt" -q 2>"$out/corrupt/stderr"; then
   echo "spikesim report accepted a corrupt report.json" >&2
   exit 1

@@ -10,7 +10,7 @@
 
 #include "models/hf_llm.hpp"
 #include "models/tokenizer.hpp"
-#include "sim/plan/llm.hpp"
+#include "sim/run/llm_run.hpp"
 #include "tests/llm_fixtures.hpp"
 #include "tests/test_util.hpp"
 
@@ -31,11 +31,9 @@ TEST(DefaultLlm, MatchesPyTorchReference) {
   EXPECT_LE(model.config.parameter_count(), 5'000'000);
   const nlohmann::json ref = reference();
   const auto tokens = ref["tokens"].get<std::vector<std::int32_t>>();
-  const sim::LlmPlan plan = sim::lower_llm(model);
+  const sim::Plan plan = sim::lower_llm(model);
   const auto vocab = static_cast<std::size_t>(model.config.vocab_size);
-  std::vector<float> logits(tokens.size() * vocab);
-  sim::LlmState state(plan);
-  sim::llm_forward(plan, {}, state, tokens, logits);
+  const std::vector<float> logits = sim::llm_logits(plan, tokens);
   double max_rel = 0.0;
   for (std::size_t p = 0; p < ref["logits"].size(); ++p) {
     for (std::size_t v = 0; v < vocab; ++v) {
@@ -45,8 +43,8 @@ TEST(DefaultLlm, MatchesPyTorchReference) {
   }
   EXPECT_LT(max_rel, 1e-4);
   const auto greedy = ref["greedy_tokens"].get<std::vector<std::int32_t>>();
-  const auto ours =
-      sim::llm_generate(plan, {}, tokens, static_cast<std::int64_t>(greedy.size() - tokens.size()), false);
+  const auto ours = sim::llm_generate(
+      plan, tokens, {static_cast<std::int64_t>(greedy.size() - tokens.size()), false, 1, 2});
   EXPECT_EQ(ours, greedy);
 }
 

@@ -8,8 +8,8 @@
 
 #include "models/idx.hpp"
 #include "models/onnx.hpp"
-#include "sim/plan/net_plan.hpp"
-#include "sim/run/net_run.hpp"
+#include "sim/plan/lower.hpp"
+#include "sim/run/execute.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim {
@@ -31,7 +31,7 @@ TEST(FashionCnn, DenseRunReproducesPytorchLogits) {
   const json c = card();
   const json& pre = c["input"]["preprocess"];
   const models::Network net = models::load_onnx(models_dir / c["file"].get<std::string>());
-  const sim::NetPlan plan = sim::lower_network(net);
+  const sim::Plan plan = sim::lower_network(net);
   EXPECT_TRUE(plan.dynamic_batch);
   const json& ref = c["reference_logits"];
   const auto n = ref["images"].get<std::int64_t>();
@@ -40,11 +40,11 @@ TEST(FashionCnn, DenseRunReproducesPytorchLogits) {
   p.scale = models::parse_scale(pre["scale"].get<std::string>());
   p.mean = {pre["mean"].get<double>()};
   p.std = {pre["std"].get<double>()};
-  sim::PlanState state(plan);
+  sim::RunState state(plan);
   for (std::int64_t i = 0; i < n; ++i) {
     std::vector<float> x(784);
     models::preprocess(data, i, 1, p, x);
-    const auto y = sim::run_dense(plan, state, x);
+    const auto y = sim::execute(plan, state, sim::PlanInput::of_values(x));
     ASSERT_EQ(y.size(), 10U);
     for (std::size_t k = 0; k < 10; ++k) {
       const auto want = ref["logits"][static_cast<std::size_t>(i)][k].get<float>();

@@ -13,7 +13,7 @@
 #include "energy/estimate.hpp"
 #include "energy/network_estimate.hpp"
 #include "sim/report/report.hpp"
-#include "sim/site/site.hpp"
+#include "sim/site/synapse.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim {
@@ -71,7 +71,7 @@ TEST(PublishedEnergy, SpikeDrivenTransformerSopsAreTimeStepsTimesRateTimesFlops)
   config.coding.scheme = coding::Scheme::binary;
   std::vector<float> y(static_cast<std::size_t>(tokens * out));
   SiteCounters c;
-  sim::run_coded_linear(layer, x, tokens, config, y, c, "x");
+  sim::run_site({&layer, nullptr}, x, tokens, config, y, c, {layer.name, "x", 0, {}});
   ASSERT_EQ(c.zero_point_macs, 0U);
   const double T = c.steps_max;
   const double rate = static_cast<double>(c.spikes) / static_cast<double>(c.element_steps);

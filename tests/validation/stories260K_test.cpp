@@ -12,7 +12,7 @@
 #include "models/hf_llm.hpp"
 #include "models/llama2c.hpp"
 #include "models/tokenizer.hpp"
-#include "sim/plan/llm.hpp"
+#include "sim/run/llm_run.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim {
@@ -40,22 +40,21 @@ struct LogitErrors {
 };
 
 LogitErrors check_golden(const models::LlmModel& model, const Golden& g) {
-  const sim::LlmPlan plan = sim::lower_llm(model);
+  const sim::Plan plan = sim::lower_llm(model);
   const auto golden_tokens = g.json["greedy_tokens"].get<std::vector<std::int32_t>>();
   const std::vector<std::int32_t> prompt{g.json["bos"].get<std::int32_t>()};
 
   // Greedy generation with the KV cache, token by token: every token exactly.
-  const auto tokens =
-      sim::llm_generate(plan, {}, prompt, static_cast<std::int64_t>(golden_tokens.size()) - 1, true);
+  const auto tokens = sim::llm_generate(
+      plan, prompt,
+      {static_cast<std::int64_t>(golden_tokens.size()) - 1, true, model.config.bos_id, model.config.eos_id});
   EXPECT_EQ(tokens, golden_tokens);
 
   // Logits of the first positions, teacher-forced in one batch.
   const auto& ref = g.json["logits_first_positions"];
   const auto n = ref.size();
   const auto vocab = static_cast<std::size_t>(model.config.vocab_size);
-  std::vector<float> logits(n * vocab);
-  sim::LlmState state(plan);
-  sim::llm_forward(plan, {}, state, std::span(golden_tokens).first(n), logits);
+  const std::vector<float> logits = sim::llm_logits(plan, std::span(golden_tokens).first(n));
   LogitErrors e;
   for (std::size_t p = 0; p < n; ++p) {
     EXPECT_EQ(ref[p].size(), vocab);

@@ -1,0 +1,130 @@
+#include "sim/kernels/llm_ops.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace spikesim::sim::ops {
+
+void embedding(const void* table, WeightType type, std::int64_t dim, std::span<const std::int32_t> ids,
+               std::span<float> out) {
+  const auto d = static_cast<std::size_t>(dim);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::size_t row = static_cast<std::size_t>(ids[i]) * d;
+    float* o = out.data() + i * d;
+    for (std::size_t c = 0; c < d; ++c)
+      o[c] = widen(table, type, row + c);
+  }
+}
+
+void rmsnorm(std::span<const float> x, std::span<const float> weight, double eps, std::span<float> out) {
+  const std::size_t dim = weight.size();
+  const std::size_t rows = x.size() / dim;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* xr = x.data() + r * dim;
+    double ss = 0.0;
+    for (std::size_t i = 0; i < dim; ++i)
+      ss += static_cast<double>(xr[i]) * static_cast<double>(xr[i]);
+    const double inv = 1.0 / std::sqrt(ss / static_cast<double>(dim) + eps);
+    float* o = out.data() + r * dim;
+    for (std::size_t i = 0; i < dim; ++i)
+      o[i] = static_cast<float>(static_cast<double>(weight[i]) * (static_cast<double>(xr[i]) * inv));
+  }
+}
+
+RopeTables rope_tables(std::int64_t context, std::int64_t head_dim, double theta) {
+  RopeTables t;
+  t.half = head_dim / 2;
+  const auto half = static_cast<std::size_t>(t.half);
+  const auto seq = static_cast<std::size_t>(context);
+  t.cos.resize(seq * half);
+  t.sin.resize(seq * half);
+  for (std::size_t i = 0; i < half; ++i) {
+    const double freq = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+    for (std::size_t p = 0; p < seq; ++p) {
+      const double angle = static_cast<double>(p) * freq;
+      t.cos[p * half + i] = std::cos(angle);
+      t.sin[p * half + i] = std::sin(angle);
+    }
+  }
+  return t;
+}
+
+void rope(std::span<float> x, std::int64_t heads, std::int64_t head_dim, bool interleaved,
+          const RopeTables& tables, std::int64_t pos0) {
+  const auto d = static_cast<std::size_t>(head_dim);
+  const std::size_t half = d / 2;
+  const std::size_t width = static_cast<std::size_t>(heads) * d;
+  const std::size_t rows = x.size() / width;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::size_t pos = static_cast<std::size_t>(pos0) + r;
+    const double* cos_pos = &tables.cos[pos * half];
+    const double* sin_pos = &tables.sin[pos * half];
+    for (std::size_t h = 0; h < static_cast<std::size_t>(heads); ++h) {
+      float* v = x.data() + r * width + h * d;
+      for (std::size_t i = 0; i < half; ++i) {
+        const std::size_t a = interleaved ? 2 * i : i;
+        const std::size_t b = interleaved ? 2 * i + 1 : i + half;
+        const double x0 = v[a];
+        const double x1 = v[b];
+        v[a] = static_cast<float>(x0 * cos_pos[i] - x1 * sin_pos[i]);
+        v[b] = static_cast<float>(x0 * sin_pos[i] + x1 * cos_pos[i]);
+      }
+    }
+  }
+}
+
+void causal_attention(std::span<const float> q, std::span<const float> key, std::span<const float> value,
+                      std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim, std::int64_t pos0,
+                      std::span<float> out) {
+  const auto hd = static_cast<std::size_t>(head_dim);
+  const std::size_t q_dim = static_cast<std::size_t>(heads) * hd;
+  const std::size_t kv_dim = static_cast<std::size_t>(kv_heads) * hd;
+  const auto n = static_cast<std::int64_t>(q.size() / q_dim);
+  const auto group = static_cast<std::size_t>(heads / kv_heads);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  const std::int64_t pairs = n * heads;
+  // Threads only pay off for long contexts; a parallel region per decoded token costs more than it saves.
+  const bool threaded = pairs * (pos0 + n) * head_dim > (std::int64_t{1} << 16);
+#pragma omp parallel for schedule(static) if (threaded)
+  for (std::int64_t ih = 0; ih < pairs; ++ih) {
+    const auto i = static_cast<std::size_t>(ih / heads);
+    const auto h = static_cast<std::size_t>(ih % heads);
+    const std::size_t ctx = static_cast<std::size_t>(pos0) + i + 1;
+    const float* qh = q.data() + i * q_dim + h * hd;
+    const std::size_t kv_off = (h / group) * hd;
+    std::vector<double> score(ctx);
+    double max_score = -INFINITY;
+    for (std::size_t t = 0; t < ctx; ++t) {
+      const float* k = key.data() + t * kv_dim + kv_off;
+      double s = 0.0;
+      for (std::size_t d = 0; d < hd; ++d)
+        s += static_cast<double>(qh[d]) * static_cast<double>(k[d]);
+      score[t] = s * scale;
+      max_score = std::max(max_score, score[t]);
+    }
+    double sum = 0.0;
+    for (double& s : score) {
+      s = std::exp(s - max_score);
+      sum += s;
+    }
+    std::vector<double> o(hd, 0.0);
+    for (std::size_t t = 0; t < ctx; ++t) {
+      const float* v = value.data() + t * kv_dim + kv_off;
+      const double p = score[t] / sum;
+      for (std::size_t d = 0; d < hd; ++d)
+        o[d] += p * static_cast<double>(v[d]);
+    }
+    float* dst = out.data() + i * q_dim + h * hd;
+    for (std::size_t d = 0; d < hd; ++d)
+      dst[d] = static_cast<float>(o[d]);
+  }
+}
+
+void silu_mul(std::span<const float> gate, std::span<const float> up, std::span<float> out) {
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    const double g = gate[j];
+    out[j] = static_cast<float>(g / (1.0 + std::exp(-g)) * static_cast<double>(up[j]));
+  }
+}
+
+}  // namespace spikesim::sim::ops

@@ -1,0 +1,44 @@
+#pragma once
+// Dense kernels of the decoder-LLM ops a plan runs besides its synaptic sites: plain loops over contiguous
+// row-major buffers, accumulated in double where the reference does (norms, RoPE, attention). The same
+// kernels run in the dense and in the spiking run (these ops are never spike-coded).
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "sim/kernels/weights.hpp"
+
+namespace spikesim::sim::ops {
+
+// out [rows][dim] = table[ids[r]]: the embedding lookup. table [vocab][dim] in its stored dtype.
+void embedding(const void* table, WeightType type, std::int64_t dim, std::span<const std::int32_t> ids,
+               std::span<float> out);
+
+// out [rows][dim] = x / sqrt(mean(x^2) + eps) * weight, accumulated in double.
+void rmsnorm(std::span<const float> x, std::span<const float> weight, double eps, std::span<float> out);
+
+// RoPE tables in double: angle(pos, i) = pos * theta^(-2i / head_dim), i < head_dim / 2.
+struct RopeTables {
+  std::int64_t half = 0;    // head_dim / 2
+  std::vector<double> cos;  // [context][half]
+  std::vector<double> sin;  // [context][half]
+};
+RopeTables rope_tables(std::int64_t context, std::int64_t head_dim, double theta);
+
+// Rotates `heads` heads of each row of x [rows][heads * head_dim] in place; row r sits at position pos0 + r.
+// interleaved: pairs (2i, 2i+1) (llama2.c / Meta); else (i, i + head_dim/2) (Hugging Face rotate_half).
+void rope(std::span<float> x, std::int64_t heads, std::int64_t head_dim, bool interleaved,
+          const RopeTables& tables, std::int64_t pos0);
+
+// Causal grouped-query attention in double for rows at positions pos0 .. pos0 + rows - 1 over a KV cache
+// holding positions 0 .. pos0 + rows - 1: q [rows][heads * head_dim], key/value [context][kv_heads *
+// head_dim], out [rows][heads * head_dim]. Query head h reads KV head h / (heads / kv_heads).
+void causal_attention(std::span<const float> q, std::span<const float> key, std::span<const float> value,
+                      std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim, std::int64_t pos0,
+                      std::span<float> out);
+
+// out [rows][hidden] = silu(gate) * up, gate and up [rows][hidden] (SwiGLU).
+void silu_mul(std::span<const float> gate, std::span<const float> up, std::span<float> out);
+
+}  // namespace spikesim::sim::ops

@@ -1,0 +1,80 @@
+#include "sim/plan/cost.hpp"
+
+namespace spikesim::sim {
+
+namespace {
+
+std::uint64_t u64(std::int64_t v) {
+  return static_cast<std::uint64_t>(v);
+}
+
+bool has_bias(const Step& s) {
+  if (s.kind() == StepKind::linear) return !s.as<LinearStep>().weights->bias.empty();
+  if (s.kind() == StepKind::conv) return !s.as<ConvStep>().weights->bias.empty();
+  return false;
+}
+
+std::int64_t weight_count(const Step& s) {
+  if (s.kind() == StepKind::linear) return s.as<LinearStep>().weights->weight_count();
+  if (s.kind() == StepKind::conv) return s.as<ConvStep>().weights->weight_count();
+  return 0;
+}
+
+// Token plans: one call of `rows` tokens.
+SiteCounters token_cost(const Step& s, std::int64_t rows, std::uint64_t ctx_sum) {
+  SiteCounters c;
+  std::uint64_t macs = u64(s.macs_per_row * rows);
+  std::uint64_t weight_words = 0;
+  switch (s.kind()) {
+    case StepKind::attention: {
+      // q.k and p.v: 2 x heads x head_dim MACs per attended position, causal.
+      const AttentionStep& a = s.as<AttentionStep>();
+      macs = 2 * u64(a.heads * a.head_dim) * ctx_sum;
+      // Softmax over the scores: exponent, sum and divide per attended position and head.
+      c.elementwise_ops = 3 * u64(a.heads) * ctx_sum;
+      break;
+    }
+    case StepKind::embedding:
+      weight_words = u64(rows * s.out_per_row);  // one table row per token
+      break;
+    case StepKind::linear:
+      weight_words = u64(weight_count(s));
+      c.bias_adds = has_bias(s) ? u64(rows * s.out_per_row) : 0;
+      break;
+    default:
+      break;
+  }
+  c.add_dense_op(u64(rows), macs, weight_words);
+  c.elementwise_ops += u64(s.elementwise_per_row * rows);
+  return c;
+}
+
+// Network and trace plans: `rows` samples.
+SiteCounters sample_cost(const Step& s, std::int64_t samples) {
+  SiteCounters c;
+  const std::uint64_t n = u64(samples);
+  c.calls = n;
+  c.uncoded_macs = u64(s.macs_per_row) * n;
+  c.dense_macs = c.uncoded_macs;
+  c.elementwise_ops = u64(s.elementwise_per_row) * n;
+  if (s.synaptic()) {
+    c.bias_adds = has_bias(s) ? u64(s.out_per_row) * n : 0;
+    c.dense_weight_words = u64(weight_count(s)) * n;
+  }
+  return c;
+}
+
+}  // namespace
+
+SiteCounters dense_cost(const Plan& plan, const Step& step, std::int64_t rows, std::uint64_t context_sum) {
+  return plan.kind == PlanKind::tokens ? token_cost(step, rows, context_sum) : sample_cost(step, rows);
+}
+
+std::uint64_t context_sum(std::int64_t pos0, std::int64_t rows) {
+  std::uint64_t sum = 0;
+  for (std::int64_t i = 0; i < rows; ++i)
+    sum += u64(pos0 + i + 1);
+  return sum;
+}
+
+}  // namespace spikesim::sim

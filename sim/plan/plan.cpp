@@ -1,0 +1,205 @@
+#include "sim/plan/plan.hpp"
+
+#include <algorithm>
+
+#include "base/text.hpp"
+
+namespace spikesim::sim {
+
+std::string_view name(PlanKind kind) {
+  switch (kind) {
+    case PlanKind::network:
+      return "network";
+    case PlanKind::tokens:
+      return "tokens";
+    case PlanKind::trace:
+      return "trace";
+  }
+  return "?";
+}
+
+std::string_view name(StepKind kind) {
+  switch (kind) {
+    case StepKind::linear:
+      return "linear";
+    case StepKind::conv:
+      return "conv";
+    case StepKind::matmul:
+      return "matmul";
+    case StepKind::binary:
+      return "elementwise";
+    case StepKind::unary:
+      return "activation";
+    case StepKind::pool:
+      return "pool";
+    case StepKind::global_average_pool:
+      return "global_average_pool";
+    case StepKind::batch_norm:
+      return "batch_norm";
+    case StepKind::transpose:
+      return "transpose";
+    case StepKind::concat:
+      return "concat";
+    case StepKind::softmax:
+      return "softmax";
+    case StepKind::embedding:
+      return "embedding";
+    case StepKind::rmsnorm:
+      return "rmsnorm";
+    case StepKind::rope:
+      return "rope";
+    case StepKind::attention:
+      return "attention";
+    case StepKind::silu_mul:
+      return "silu_mul";
+  }
+  return "?";
+}
+
+std::vector<std::string> Plan::sites(bool coded) const {
+  std::vector<std::string> out;
+  for (const Step& s : steps) {
+    if (s.synaptic() && s.coded == coded) out.push_back(s.name);
+  }
+  return out;
+}
+
+namespace {
+
+std::int64_t rows_of(std::span<const float> values, std::int64_t per_row) {
+  return per_row > 0 ? static_cast<std::int64_t>(values.size()) / per_row : 0;
+}
+
+}  // namespace
+
+void run_step_dense(const Step& s, const std::vector<std::span<const float>>& ins,
+                    const std::vector<std::span<float>>& outs, const StepRun& run) {
+  const std::span<float> out = outs.empty() ? std::span<float>{} : outs[0];
+  switch (s.kind()) {
+    case StepKind::conv: {
+      const ConvWeights& w = *s.as<ConvStep>().weights;
+      conv_dense_forward(w, ins[0], rows_of(ins[0], w.geometry.in_size()), out);
+      return;
+    }
+    case StepKind::linear: {
+      const LinearStep& l = s.as<LinearStep>();
+      const LinearWeights& w = *l.weights;
+      const std::int64_t rows = rows_of(ins[0], w.in);
+      if (outs.size() == 1) {
+        dense_forward(w, ins[0], rows, out);
+        return;
+      }
+      // A fused site: compute [rows][sum out] once, then hand each projection its columns.
+      std::vector<float> y(static_cast<std::size_t>(rows * w.out));
+      dense_forward(w, ins[0], rows, y);
+      split_columns(y, l.out_widths, outs);
+      return;
+    }
+    case StepKind::matmul: {
+      const MatmulStep& m = s.as<MatmulStep>();
+      ops::matmul(m.out_batch, m.a_strides, m.b_strides, m.m, m.k, m.n, ins[0], ins[1], out);
+      return;
+    }
+    case StepKind::binary: {
+      const BinaryStep& b = s.as<BinaryStep>();
+      if (b.rows_elementwise) {
+        ops::binary(b.op, ins[0], {1}, ins[1], {1}, {static_cast<std::int64_t>(out.size())}, out);
+      } else {
+        ops::binary(b.op, ins[0], b.a_strides, ins[1], b.b_strides, b.out_shape, out);
+      }
+      return;
+    }
+    case StepKind::unary: {
+      const UnaryStep& u = s.as<UnaryStep>();
+      ops::unary(u.op, u.params, ins[0], out);
+      return;
+    }
+    case StepKind::pool: {
+      const PoolStep& p = s.as<PoolStep>();
+      if (p.max) {
+        ops::max_pool(p.pool, p.planes, ins[0], out);
+      } else {
+        ops::average_pool(p.pool, p.planes, ins[0], out);
+      }
+      return;
+    }
+    case StepKind::global_average_pool: {
+      const GlobalPoolStep& g = s.as<GlobalPoolStep>();
+      ops::global_average_pool(g.planes, g.len, ins[0], out);
+      return;
+    }
+    case StepKind::batch_norm: {
+      const BatchNormStep& b = s.as<BatchNormStep>();
+      ops::batch_norm(static_cast<std::int64_t>(ins[0].size()) / (b.channels * b.inner), b.channels, b.inner,
+                      b.scale, b.shift, ins[0], out);
+      return;
+    }
+    case StepKind::transpose: {
+      const TransposeStep& t = s.as<TransposeStep>();
+      ops::transpose(t.in_shape, t.perm, ins[0], out);
+      return;
+    }
+    case StepKind::concat: {
+      const ConcatStep& c = s.as<ConcatStep>();
+      ops::concat(c.outer, c.inner, c.sizes, ins, out);
+      return;
+    }
+    case StepKind::softmax: {
+      const SoftmaxStep& m = s.as<SoftmaxStep>();
+      ops::softmax(m.outer, m.len, m.inner, m.log, ins[0], out);
+      return;
+    }
+    case StepKind::embedding: {
+      const EmbeddingStep& e = s.as<EmbeddingStep>();
+      ops::embedding(e.table, e.type, e.dim, run.tokens, out);
+      return;
+    }
+    case StepKind::rmsnorm: {
+      const RmsNormStep& n = s.as<RmsNormStep>();
+      ops::rmsnorm(ins[0], n.weight, n.eps, out);
+      return;
+    }
+    case StepKind::rope: {
+      const RopeStep& r = s.as<RopeStep>();
+      for (std::size_t i = 0; i < ins.size(); ++i) {
+        std::copy(ins[i].begin(), ins[i].end(), outs[i].begin());
+        ops::rope(outs[i], r.heads[i], r.head_dim, r.interleaved, *r.tables, run.pos0);
+      }
+      return;
+    }
+    case StepKind::attention: {
+      const AttentionStep& a = s.as<AttentionStep>();
+      // Append this call's keys and values to the cache, then attend over positions 0 .. pos0 + rows - 1.
+      const auto kv = static_cast<std::size_t>(a.kv_heads * a.head_dim);
+      const auto at = static_cast<std::size_t>(run.pos0) * kv;
+      run.cache_key->resize(at + ins[1].size());
+      run.cache_value->resize(at + ins[2].size());
+      std::copy(ins[1].begin(), ins[1].end(), run.cache_key->begin() + static_cast<std::ptrdiff_t>(at));
+      std::copy(ins[2].begin(), ins[2].end(), run.cache_value->begin() + static_cast<std::ptrdiff_t>(at));
+      ops::causal_attention(ins[0], *run.cache_key, *run.cache_value, a.heads, a.kv_heads, a.head_dim,
+                            run.pos0, out);
+      return;
+    }
+    case StepKind::silu_mul:
+      ops::silu_mul(ins[0], ins[1], out);
+      return;
+  }
+}
+
+void split_columns(std::span<const float> y, const std::vector<std::int64_t>& widths,
+                   const std::vector<std::span<float>>& outs) {
+  std::int64_t total = 0;
+  for (const auto w : widths)
+    total += w;
+  const auto width = static_cast<std::size_t>(total);
+  const std::size_t rows = width > 0 ? y.size() / width : 0;
+  std::size_t c0 = 0;
+  for (std::size_t p = 0; p < outs.size(); ++p) {
+    const auto n = static_cast<std::size_t>(widths[p]);
+    for (std::size_t r = 0; r < rows; ++r)
+      std::copy_n(y.data() + r * width + c0, n, outs[p].data() + r * n);
+    c0 += n;
+  }
+}
+
+}  // namespace spikesim::sim

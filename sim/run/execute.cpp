@@ -1,0 +1,201 @@
+#include "sim/run/execute.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "base/error.hpp"
+#include "base/progress.hpp"
+#include "base/text.hpp"
+#include "sim/plan/cost.hpp"
+#include "sim/site/synapse.hpp"
+
+namespace spikesim::sim {
+
+namespace {
+
+std::size_t sz(std::int64_t v) {
+  return static_cast<std::size_t>(v);
+}
+
+class Executor {
+ public:
+  Executor(const Plan& plan, RunState& state, const ExecOptions& options)
+      : plan_(plan), state_(state), options_(options) {}
+
+  std::span<const float> run(const PlanInput& input, std::vector<LayerRecord>* records) {
+    rows_ = plan_.kind == PlanKind::tokens ? static_cast<std::int64_t>(input.tokens.size()) : plan_.batch;
+    samples_ = options_.samples < 0 ? plan_.batch : options_.samples;
+    if (plan_.kind == PlanKind::network && (samples_ < 0 || samples_ > plan_.batch))
+      throw std::invalid_argument(
+          cat(plan_.source, ": ", samples_, " samples for a plan of batch ", plan_.batch));
+    if (plan_.kind == PlanKind::tokens) check_tokens(input.tokens);
+    for (std::size_t i = 0; i < state_.slots.size(); ++i)
+      state_.slots[i].resize(sz(rows_ * plan_.slot_size[i]));
+    if (plan_.kind == PlanKind::network) set_input(input.values);
+
+    for (std::size_t i = 0; i < plan_.steps.size(); ++i) {
+      const Step& s = plan_.steps[i];
+      LayerRecord* rec = records != nullptr ? &(*records)[i] : nullptr;
+      std::vector<std::span<const float>> ins;
+      ins.reserve(s.in.size());
+      for (const int id : s.in)
+        ins.push_back(read(id));
+      std::vector<std::span<float>> outs;
+      outs.reserve(s.out.size());
+      for (const int id : s.out)
+        outs.push_back(write(id));
+      if (options_.site != nullptr && s.coded) {
+        run_coded(s, ins[0], outs, rec);
+        if (options_.progress != nullptr) options_.progress->advance(1, s.name);
+        continue;
+      }
+      const StepRun step_run{rows_, state_.pos, input.tokens, cache(state_.cache_key, i),
+                             cache(state_.cache_value, i)};
+      run_step_dense(s, ins, outs, step_run);
+      if (rec != nullptr) {
+        rec->counters += dense_cost(plan_, s, plan_.kind == PlanKind::network ? samples_ : rows_,
+                                    context_sum(state_.pos, rows_));
+      }
+    }
+    if (plan_.kind == PlanKind::tokens) state_.pos += rows_;
+    return plan_.output >= 0 ? read(plan_.output) : std::span<const float>{};
+  }
+
+ private:
+  static std::vector<float>* cache(std::vector<std::vector<float>>& caches, std::size_t step) {
+    return step < caches.size() ? &caches[step] : nullptr;
+  }
+
+  void check_tokens(std::span<const std::int32_t> tokens) const {
+    const auto n = static_cast<std::int64_t>(tokens.size());
+    if (state_.pos + n > plan_.context) {
+      throw std::invalid_argument(cat(plan_.source, ": ", state_.pos + n,
+                                      " tokens exceed the model's context of ", plan_.context, " (seq_len)"));
+    }
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      if (tokens[i] < 0 || tokens[i] >= plan_.vocab) {
+        throw std::invalid_argument(cat(plan_.source, ": token ", i, " has id ", tokens[i],
+                                        ", outside the vocabulary [0, ", plan_.vocab, ")"));
+      }
+    }
+  }
+
+  void set_input(std::span<const float> input) {
+    std::span<float> in = write(plan_.input);
+    if (input.size() != in.size()) {
+      throw std::invalid_argument(cat(plan_.source, ": input has ", input.size(),
+                                      " values but the plan takes ", shape_str(plan_.input_shape), " = ",
+                                      in.size()));
+    }
+    std::copy(input.begin(), input.end(), in.begin());
+  }
+
+  [[nodiscard]] std::span<const float> read(int id) const {
+    const PlanValue& v = plan_.values[sz(id)];
+    if (v.constant) return v.data;
+    if (v.slot < 0) return v.recorded;
+    return state_.slots[sz(v.slot)];
+  }
+  std::span<float> write(int id) { return state_.slots[sz(plan_.values[sz(id)].slot)]; }
+
+  // A coded synaptic site: network plans code each sample on its own (its thresholds and T are its own);
+  // token plans code the call's tokens together; a trace codes the recorded tensor at once.
+  void run_coded(const Step& s, std::span<const float> x, const std::vector<std::span<float>>& outs,
+                 LayerRecord* rec) {
+    const bool linear = s.kind() == StepKind::linear;
+    const Synapses synapses{linear ? s.as<LinearStep>().weights.get() : nullptr,
+                            linear ? nullptr : s.as<ConvStep>().weights.get()};
+    const std::int64_t in = synapses.in();
+    const std::int64_t out = synapses.out();
+    // The fused output [rows][out]: written in place when the site has one output, else split after.
+    std::vector<float> fused;
+    std::span<float> y = outs[0];
+    if (outs.size() > 1) {
+      fused.resize(x.size() / sz(in) * sz(out));
+      y = fused;
+    }
+    SiteCounters scratch;
+    SiteCounters& counters = rec != nullptr ? rec->counters : scratch;
+    std::span<std::uint64_t> spikes_per_input;
+    if (rec != nullptr) {  // every coded site: the events of each presynaptic neuron (core mapping)
+      rec->spikes_per_input.resize(sz(in), 0);
+      spikes_per_input = rec->spikes_per_input;
+    }
+    if (plan_.kind == PlanKind::network) {
+      const std::size_t in_per = x.size() / sz(plan_.batch);
+      const std::size_t out_per = y.size() / sz(plan_.batch);
+      const auto rows_per = static_cast<std::int64_t>(in_per) / in;
+      std::fill(y.begin() + static_cast<std::ptrdiff_t>(sz(samples_) * out_per), y.end(), 0.0F);
+      for (std::int64_t k = 0; k < samples_; ++k) {
+        const auto xs = x.subspan(sz(k) * in_per, in_per);
+        if (options_.observer) options_.observer(s, xs, rows_per, (options_.first_sample + k) * rows_per);
+        const std::string what =
+            cat(plan_.source, ": site '", s.name, "' input of sample ", options_.first_sample + k);
+        run_site(synapses, xs, rows_per, *options_.site, y.subspan(sz(k) * out_per, out_per), counters,
+                 {s.name, what, (options_.first_sample + k) * rows_per, spikes_per_input});
+      }
+    } else {
+      const auto rows = static_cast<std::int64_t>(x.size()) / in;
+      if (options_.observer) options_.observer(s, x, rows, plan_.kind == PlanKind::tokens ? state_.pos : 0);
+      const std::string what = plan_.kind == PlanKind::trace
+                                   ? cat(plan_.source, ": layer '", s.name, "' input")
+                                   : cat(plan_.source, ": ", s.name, " input");
+      run_site(synapses, x, rows, *options_.site, y, counters,
+               {s.name, what, plan_.kind == PlanKind::tokens ? state_.pos : 0, spikes_per_input});
+    }
+    if (outs.size() > 1) split_columns(y, s.as<LinearStep>().out_widths, outs);
+  }
+
+  const Plan& plan_;
+  RunState& state_;
+  const ExecOptions& options_;
+  std::int64_t rows_ = 0;
+  std::int64_t samples_ = 0;
+};
+
+}  // namespace
+
+RunState::RunState(const Plan& plan) : slots(plan.slot_size.size()) {
+  if (plan.shape_only)
+    throw InternalError(cat(plan.source, ": a shape-only plan (no weights) can be counted, not run"));
+  // KV caches grow with the positions a sequence reaches (a 7B model's full context would be gigabytes).
+  cache_key.resize(plan.steps.size());
+  cache_value.resize(plan.steps.size());
+}
+
+std::vector<LayerRecord> plan_records(const Plan& plan) {
+  std::vector<LayerRecord> records;
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    const Step& s = plan.steps[i];
+    LayerRecord r;
+    r.name = s.name;
+    r.kind = s.synaptic() ? std::string(name(s.kind())) : s.op;  // dense ops: the op as the model names it
+    r.index = s.index >= 0 ? s.index : static_cast<std::int64_t>(records.size());
+    r.in = s.in_per_row;
+    r.out = s.out_per_row;
+    r.weights = s.weights;
+    r.coded = s.coded;
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+std::span<const float> execute(const Plan& plan, RunState& state, const PlanInput& input,
+                               const ExecOptions& options, std::vector<LayerRecord>* records) {
+  if (records != nullptr && records->size() != plan.steps.size())
+    throw std::invalid_argument("execute: records do not belong to this plan");
+  return Executor(plan, state, options).run(input, records);
+}
+
+void merge_records(std::vector<LayerRecord>& into, const std::vector<LayerRecord>& from) {
+  for (std::size_t i = 0; i < from.size(); ++i) {
+    into[i].counters += from[i].counters;
+    const auto& spi = from[i].spikes_per_input;
+    if (spi.empty()) continue;
+    into[i].spikes_per_input.resize(spi.size(), 0);
+    for (std::size_t j = 0; j < spi.size(); ++j)
+      into[i].spikes_per_input[j] += spi[j];
+  }
+}
+
+}  // namespace spikesim::sim
