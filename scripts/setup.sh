@@ -7,6 +7,10 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build pkg-config clang-format clang-tidy
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes, clang's OpenMP
+  clang libclang-rt-14-dev libomp-dev
+  # the full-disk tests run spikesim on a small tmpfs in a private mount namespace (unshare)
+  util-linux
   # C++ libraries
   libeigen3-dev libboost-graph-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev

@@ -1,7 +1,9 @@
 // spikesim generate: greedy generation from an LLM checkpoint, dense or spike-coded.
 
 #include <iostream>
+#include <optional>
 
+#include "base/files.hpp"
 #include "base/text.hpp"
 #include "energy/estimate.hpp"
 #include "sim/cli/cli.hpp"
@@ -28,6 +30,8 @@ struct GenerateArgs {
 };
 
 int generate(const GenerateArgs& a) {
+  std::optional<OutputLock> lock;  // a second run into the same --out fails here, before any work
+  if (!a.out.empty()) lock.emplace(a.out);
   const models::LlmModel model = load_llm(a.model);
   const std::string sites =
       a.spiking ? (a.sites == "default" ? std::string("qkv,o,gateup") : a.sites) : "none";
