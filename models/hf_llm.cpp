@@ -71,8 +71,9 @@ LlmConfig read_hf_config(const std::filesystem::path& config_json, std::int64_t 
   c.n_heads = j.at("num_attention_heads").integer(1, max_llm_heads);
   c.n_kv_heads = j.integer_or("num_key_value_heads", c.n_heads, 1, max_llm_heads);
   c.vocab_size = j.at("vocab_size").integer(1, max_llm_vocab);
-  c.seq_len = default_context > 0 ? j.integer_or("max_position_embeddings", default_context, 1, max_llm_context)
-                                  : j.at("max_position_embeddings").integer(1, max_llm_context);
+  c.seq_len = default_context > 0
+                  ? j.integer_or("max_position_embeddings", default_context, 1, max_llm_context)
+                  : j.at("max_position_embeddings").integer(1, max_llm_context);
   c.head_dim = j.integer_or("head_dim", c.dim / c.n_heads, 1, max_llm_width);
   if (!j.has("head_dim") && c.dim % c.n_heads != 0) {
     throw ModelError(

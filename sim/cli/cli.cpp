@@ -5,8 +5,8 @@
 #include <cmath>
 #include <iostream>
 
-#include "base/text.hpp"
 #include "base/error.hpp"
+#include "base/text.hpp"
 #include "coding/scheme.hpp"
 #include "sim/run/run_model.hpp"
 

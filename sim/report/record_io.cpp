@@ -56,7 +56,8 @@ SiteCounters counters_from_json(const Json& j, const std::string& what) {
         throw OutputError(cat(what, ": field '", key, "' must hold ", v.size(), " integers"));
       for (std::size_t i = 0; i < v.size(); ++i) {
         if (!h[i].is_number_unsigned())
-          throw OutputError(cat(what, ": field '", key, "' must hold ", v.size(), " integers >= 0, found ", h.dump()));
+          throw OutputError(
+              cat(what, ": field '", key, "' must hold ", v.size(), " integers >= 0, found ", h.dump()));
         v[i] = h[i].get<typename T::value_type>();
       }
     }

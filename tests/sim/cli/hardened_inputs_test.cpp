@@ -378,7 +378,8 @@ TEST_F(HardenedInputs, NumHiddenLayersTwoToThe40) {
   // The same config through `spikesim account`, which sizes its streams from it.
   const auto account = test::run_spikesim(
       {"account", "--config", (d / "config.json").string(), "--tokens", "8", "--out", out_.string(), "-q"});
-  expect_clean_error(account, out_, (d / "config.json").string(), {"num_hidden_layers", "at most 4096"});
+  expect_clean_error(account, out_, (d / "config.json").string(),
+                     {"key 'num_hidden_layers' must be an integer in [1, 4096]"});
 }
 
 // ------------------------------------------------------------------------------------------------ paths
