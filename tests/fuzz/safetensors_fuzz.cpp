@@ -7,8 +7,8 @@
 #include <cstdint>
 
 #include "models/hf_llm.hpp"
+#include "models/llm.hpp"
 #include "models/safetensors.hpp"
-#include "sim/run/account.hpp"
 #include "tests/fuzz/fuzz_util.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -27,6 +27,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)sink;
   });
   fuzz::expect_clean([&] { (void)models::load_hf_llm(dir); });
-  fuzz::expect_clean([&] { (void)sim::load_decoder_shape(dir / "config.json"); });
+  // The config alone, as `spikesim account` reads it (shape-only model: no tensor is touched).
+  fuzz::expect_clean([&] {
+    const models::LlmConfig config = models::read_hf_config(dir / "config.json", 0);
+    (void)models::shape_only_llm(config, (dir / "config.json").string());
+  });
   return 0;
 }
