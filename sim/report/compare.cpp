@@ -57,6 +57,7 @@ Json cell_config(const std::string& model, const SiteConfig& c, const RunRequest
       {"text_file", q.text_file},
       {"tokens_file", q.tokens_file},
       {"max_tokens", q.max_tokens},
+      {"no_bos", q.no_bos},
       {"sites", q.lower.sites.spec},
       {"images", q.images},
       {"labels", q.labels},
