@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "base/json.hpp"
 #include "base/text.hpp"
 
 namespace spikesim::energy {
@@ -14,6 +15,29 @@ namespace spikesim::energy {
 namespace {
 
 using nlohmann::json;
+
+// Any number of a profile (pJ, mW, ns, bytes per core, counts) beyond this is a typo or an attack, not a
+// chip: 1e12 pJ is a joule per operation. Energies multiply counters of up to ~1e18, so the product stays
+// finite.
+constexpr double max_profile_value = 1e12;
+
+// A profile number: finite, 0 <= v <= max_profile_value; ProfileError naming `at` otherwise.
+double profile_number(const json& v, const std::string& at) {
+  if (!v.is_number()) throw ProfileError(cat(at, ": not a number (found ", v.dump(), ")"));
+  const auto x = v.get<double>();
+  if (!std::isfinite(x) || x < 0.0 || x > max_profile_value) {
+    throw ProfileError(cat(at, ": ", v.dump(), " is outside [0, ", max_profile_value,
+                           "] (a finite, non-negative number in the key's unit)"));
+  }
+  return x;
+}
+
+std::string optional_string(const json& entry, const char* key, const std::string& at) {
+  if (!entry.contains(key)) return {};
+  if (!entry[key].is_string())
+    throw ProfileError(cat(at, ".", key, ": expected a string, found ", entry[key].dump()));
+  return entry[key].get<std::string>();
+}
 
 const std::vector<std::string>& all_in_keys() {
   static const std::vector<std::string> keys = {"e_synop_all_in_pj"};
@@ -47,21 +71,15 @@ Constants parse_side(const json& side, const std::string& where,
       throw ProfileError(cat(at, ": missing 'source' (every number needs one)"));
     }
     Constant c;
-    c.value.nominal = entry["nominal"].get<double>();
-    for (const char* bound : {"low", "high"}) {
-      if (entry.contains(bound) && !entry[bound].is_number())
-        throw ProfileError(cat(at, ".", bound, ": not a number"));
-    }
-    c.value.low = entry.value("low", c.value.nominal);
-    c.value.high = entry.value("high", c.value.nominal);
-    if (!std::isfinite(c.value.low) || !std::isfinite(c.value.nominal) || !std::isfinite(c.value.high))
-      throw ProfileError(cat(at, ": not a finite number"));
+    c.value.nominal = profile_number(entry["nominal"], at + ".nominal");
+    c.value.low = entry.contains("low") ? profile_number(entry["low"], at + ".low") : c.value.nominal;
+    c.value.high = entry.contains("high") ? profile_number(entry["high"], at + ".high") : c.value.nominal;
     if (!(c.value.low >= 0.0 && c.value.low <= c.value.nominal && c.value.nominal <= c.value.high)) {
       throw ProfileError(cat(at, ": need 0 <= low <= nominal <= high, found ", c.value.low, " / ",
                              c.value.nominal, " / ", c.value.high));
     }
     c.source = entry["source"].get<std::string>();
-    c.note = entry.value("note", std::string{});
+    c.note = optional_string(entry, "note", at);
     out.emplace(key, std::move(c));
   }
   return out;
@@ -263,11 +281,13 @@ ChipSpec parse_chip(const json& chip, const std::string& where) {
     }
     if (!entry.contains("value") || !entry["value"].is_number() || !(entry["value"].get<double>() > 0.0))
       throw ProfileError(cat(at, ": missing positive numeric 'value'"));
+    (void)profile_number(entry["value"], at + ".value");
     if (!entry.contains("source") || !entry["source"].is_string() ||
         entry["source"].get<std::string>().empty()) {
       throw ProfileError(cat(at, ": missing 'source' (every number needs one)"));
     }
-    Capacity c{entry["value"].get<double>(), entry["source"].get<std::string>(), entry.value("note", "")};
+    Capacity c{entry["value"].get<double>(), entry["source"].get<std::string>(),
+               optional_string(entry, "note", at)};
     if (key != "synaptic_memory_bytes_per_core" && c.value != std::floor(c.value))
       throw ProfileError(cat(at, ": expected a whole number, found ", c.value));
     spec.entries.emplace(key, std::move(c));
@@ -412,14 +432,9 @@ std::string_view name(Routing routing) {
 }
 
 HardwareProfile load_profile(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) throw ProfileError(cat(file.string(), ": cannot open hardware profile"));
-  json doc;
-  try {
-    doc = json::parse(in);
-  } catch (const json::exception& e) {  // syntax errors, and numbers out of range (1e400)
-    throw ProfileError(cat(file.string(), ": not valid JSON (", e.what(), ")"));
-  }
+  if (!std::filesystem::exists(file))
+    throw ProfileError(cat(file.string(), ": cannot open hardware profile"));
+  const json doc = parse_json_file<ProfileError>(file);
   const std::string where = file.string();
   if (!doc.is_object()) throw ProfileError(cat(where, ": expected a JSON object"));
   for (const auto& [key, _] : doc.items()) {
@@ -447,17 +462,22 @@ HardwareProfile load_profile(const std::filesystem::path& file) {
   if (!doc.contains("name") || !doc["name"].is_string())
     throw ProfileError(cat(where, ": missing string 'name'"));
   p.name = doc["name"].get<std::string>();
-  p.description = doc.value("description", std::string{});
   for (const char* flag : {"all_in", "skips_zero_weights", "dense_weights_per_token"}) {
     if (doc.contains(flag) && !doc[flag].is_boolean())
       throw ProfileError(cat(where, ": ", flag, ": expected true or false"));
   }
   for (const char* bits : {"weight_bits", "state_bits", "activation_bits"}) {
-    if (doc.contains(bits) && (!doc[bits].is_number() || !(doc[bits].get<double>() > 0.0)))
-      throw ProfileError(cat(where, ": ", bits, ": expected a number > 0"));
+    if (doc.contains(bits) &&
+        (!doc[bits].is_number() || !(doc[bits].get<double>() > 0.0) || !(doc[bits].get<double>() <= 4096.0)))
+      throw ProfileError(
+          cat(where, ": ", bits, ": expected a number > 0 and <= 4096, found ", doc[bits].dump()));
   }
   if (doc.contains("description") && !doc["description"].is_string())
     throw ProfileError(cat(where, ": description: expected a string"));
+  if (doc.contains("notes") && !doc["notes"].is_string())
+    throw ProfileError(cat(where, ": notes: expected a string"));
+  if (p.name.empty()) throw ProfileError(cat(where, ": name: must not be empty"));
+  p.description = doc.value("description", std::string{});
   p.all_in = doc.value("all_in", false);
   p.weight_bits = doc.value("weight_bits", 32.0);
   p.state_bits = doc.value("state_bits", 32.0);

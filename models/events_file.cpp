@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/checked.hpp"
 #include "base/text.hpp"
 #include "models/hdf5_file.hpp"
 
@@ -61,6 +62,31 @@ std::vector<NamedEvents> read_events(const std::filesystem::path& file) {
     e.sign = h5.read<std::int8_t>(g + "/sign");
     e.scale = h5.read<float>(g + "/scale");
     e.zero_point = h5.read<std::int32_t>(g + "/zero_point");
+    // The streams must agree with the attributes before anyone indexes them.
+    const std::string what = cat(f, ": layer '", name, "'");
+    if (e.steps < 0 || e.rows < 0 || e.cols < 0)
+      throw ModelError(
+          cat(what, ": negative steps, rows or cols (", e.steps, ", ", e.rows, ", ", e.cols, ")"));
+    const std::uint64_t neurons = checked_mul<ModelError>(
+        static_cast<std::uint64_t>(e.rows), static_cast<std::uint64_t>(e.cols), what + " rows x cols");
+    if (e.step_offset.size() != static_cast<std::size_t>(e.steps) + 1 || e.step_offset.front() != 0 ||
+        e.step_offset.back() != e.neuron.size() ||
+        !std::is_sorted(e.step_offset.begin(), e.step_offset.end())) {
+      throw ModelError(cat(what, ": step_offset must hold steps + 1 = ", e.steps + 1,
+                           " non-decreasing offsets from 0 to the ", e.neuron.size(), " events"));
+    }
+    if (e.sign.size() != e.neuron.size() || e.scale.size() != static_cast<std::size_t>(e.rows) ||
+        e.zero_point.size() != static_cast<std::size_t>(e.rows)) {
+      throw ModelError(cat(what, ": ", e.neuron.size(), " neurons, ", e.sign.size(), " signs, ",
+                           e.scale.size(), " scales and ", e.zero_point.size(), " zero points for ", e.rows,
+                           " rows"));
+    }
+    for (std::size_t i = 0; i < e.neuron.size(); ++i) {
+      if (e.neuron[i] >= neurons || (e.sign[i] != 1 && e.sign[i] != -1)) {
+        throw ModelError(cat(what, ": event ", i, " has neuron ", e.neuron[i], " (", neurons,
+                             " neurons) and sign ", static_cast<int>(e.sign[i]), " (expected +1 or -1)"));
+      }
+    }
     out.push_back(std::move(l));
   }
   std::sort(out.begin(), out.end(),

@@ -5,6 +5,8 @@
 #include <system_error>
 #include <type_traits>
 
+#include "base/checked.hpp"
+#include "base/files.hpp"
 #include "base/text.hpp"
 
 namespace spikesim::models {
@@ -132,6 +134,9 @@ std::string H5Reader::read_string_attribute(const std::string& object, const std
     return s;
   }
   const std::size_t size = H5Tget_size(type.get());
+  if (size > H5Aget_storage_size(a.get()))
+    throw ModelError(cat(file_, ": ", object, ": attribute '", attr, "' declares ", size,
+                         " bytes but stores ", H5Aget_storage_size(a.get()), " (corrupt)"));
   std::string s(size, '\0');
   if (H5Aread(a.get(), type.get(), s.data()) < 0)
     throw ModelError(cat(file_, ": ", object, ": cannot read '", attr, "'"));
@@ -166,6 +171,10 @@ std::vector<std::string> H5Reader::read_string_list_attribute(const std::string&
   }
   std::vector<std::string> out;
   if (H5Tis_variable_str(type.get()) > 0) {
+    // Each variable-length string stores at least a 16-byte heap reference.
+    if (n > H5Aget_storage_size(a.get()) / 16 + 1)
+      throw ModelError(
+          cat(file_, ": ", object, ": attribute '", attr, "' declares ", n, " strings (corrupt)"));
     std::vector<char*> raw(n, nullptr);
     H5Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
@@ -179,6 +188,12 @@ std::vector<std::string> H5Reader::read_string_list_attribute(const std::string&
     return out;
   }
   const std::size_t size = H5Tget_size(type.get());
+  if (checked_mul<ModelError>(std::uint64_t{size}, std::uint64_t{n},
+                              cat(file_, ": ", object, ": attribute '", attr, "'")) >
+      H5Aget_storage_size(a.get())) {
+    throw ModelError(cat(file_, ": ", object, ": attribute '", attr, "' declares ", n, " strings of ", size,
+                         " bytes but stores ", H5Aget_storage_size(a.get()), " (corrupt)"));
+  }
   std::string buffer(size * n, '\0');
   if (n > 0 && H5Aread(a.get(), type.get(), buffer.data()) < 0)
     throw ModelError(cat(file_, ": ", object, ": cannot read '", attr, "'"));
@@ -196,9 +211,72 @@ std::vector<std::int64_t> H5Reader::shape(const std::string& dataset) const {
   H5Handle space(H5Dget_space(d.get()), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(space.get());
   if (rank < 0) throw ModelError(cat(file_, ": dataset '", dataset, "': unreadable dataspace"));
+  if (static_cast<std::size_t>(rank) > max_rank)
+    throw ModelError(
+        cat(file_, ": dataset '", dataset, "' has ", rank, " dimensions (at most ", max_rank, ")"));
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-  return {dims.begin(), dims.end()};
+  std::vector<std::int64_t> out;
+  out.reserve(dims.size());
+  for (const hsize_t v : dims)
+    out.push_back(
+        checked_cast<std::int64_t, ModelError>(v, cat(file_, ": dataset '", dataset, "' dimension")));
+  (void)checked_numel<ModelError>(out, cat(file_, ": dataset '", dataset, "' shape ", shape_str(out)));
+  return out;
+}
+
+void H5Reader::check_stored(hid_t d, const std::string& dataset, std::uint64_t elements) const {
+  const std::string what = cat(file_, ": dataset '", dataset, "'");
+  H5Handle type(H5Dget_type(d), H5Tclose);
+  const std::uint64_t declared =
+      checked_mul<ModelError>(elements, std::uint64_t{H5Tget_size(type.get())}, what + " size");
+  H5Handle dcpl(H5Dget_create_plist(d), H5Pclose);
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if (layout == H5D_VIRTUAL)
+    throw ModelError(cat(what, " is a virtual dataset (it maps other files): not supported"));
+  if (H5Pget_external_count(dcpl.get()) > 0)
+    throw ModelError(cat(what, " keeps its data in external files: not supported"));
+  hsize_t file_size = 0;
+  H5Fget_filesize(handle_.get(), &file_size);
+  const hsize_t stored = H5Dget_storage_size(d);
+  if (stored > file_size) {
+    throw ModelError(
+        cat(what, " stores ", stored, " bytes but the file has ", file_size, " (truncated or corrupt)"));
+  }
+  if (elements == 0) return;
+  // HDF5 returns fill values for space that was declared but never written: a small file could declare
+  // gigabytes. The declared bytes must be stored (compressed chunks: every chunk present, within deflate's
+  // ~1032:1 ratio of what is stored).
+  if (layout == H5D_CHUNKED) {
+    H5Handle space(H5Dget_space(d), H5Sclose);
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+    std::vector<hsize_t> chunk(dims.size());
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    if (H5Pget_chunk(dcpl.get(), rank, chunk.data()) != rank)
+      throw ModelError(cat(what, ": unreadable chunk layout"));
+    std::uint64_t chunks = 1;
+    for (std::size_t i = 0; i < dims.size(); ++i)
+      chunks = checked_mul<ModelError>(
+          chunks, std::uint64_t{(dims[i] + chunk[i] - 1) / std::max<hsize_t>(chunk[i], 1)}, what);
+    hsize_t written = 0;
+    if (H5Dget_num_chunks(d, H5S_ALL, &written) < 0) throw ModelError(cat(what, ": unreadable chunk index"));
+    if (written < chunks) {
+      throw ModelError(cat(what, " declares ", shape_str({dims.begin(), dims.end()}), " (", declared,
+                           " bytes) but only ", written, " of its ", chunks,
+                           " chunks were written (an unwritten or truncated dataset)"));
+    }
+    if (H5Pget_nfilters(dcpl.get()) > 0 && declared / 1100 > stored) {
+      throw ModelError(
+          cat(what, " declares ", declared, " bytes but stores ", stored,
+              " compressed: more than deflate's ~1032:1 ratio (corrupt or a decompression bomb)"));
+    }
+    return;
+  }
+  if (stored < declared) {
+    throw ModelError(cat(what, " declares ", declared, " bytes but stores ", stored,
+                         " (never written, or the file is truncated)"));
+  }
 }
 
 template <class T>
@@ -217,7 +295,8 @@ std::vector<T> H5Reader::read(const std::string& dataset) const {
   }
   std::int64_t n = 1;
   for (const auto s : shape(dataset))
-    n *= s;
+    n *= s;  // checked by shape()
+  check_stored(d.get(), dataset, static_cast<std::uint64_t>(n));
   std::vector<T> out(static_cast<std::size_t>(n));
   if (n > 0 && H5Dread(d.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0) {
     throw ModelError(cat(file_, ": cannot read dataset '", dataset, "' (file truncated or corrupt?)"));
@@ -254,6 +333,7 @@ void H5Reader::read_rows(const std::string& dataset, std::int64_t row0, std::int
   if (H5Tget_class(type.get()) != H5T_FLOAT) {
     throw ModelError(cat(file_, ": dataset '", dataset, "' does not hold floating-point values"));
   }
+  check_stored(d.get(), dataset, static_cast<std::uint64_t>(dims[0] * dims[1]));
   H5Handle file_space(H5Dget_space(d.get()), H5Sclose);
   const std::array<hsize_t, 2> start = {static_cast<hsize_t>(row0), 0};
   const std::array<hsize_t, 2> extent = {static_cast<hsize_t>(count), static_cast<hsize_t>(dims[1])};
@@ -267,19 +347,19 @@ void H5Reader::read_rows(const std::string& dataset, std::int64_t row0, std::int
   }
 }
 
-H5Writer::H5Writer(const std::filesystem::path& file) : file_(file), partial_(file.string() + ".partial") {
+H5Writer::H5Writer(const std::filesystem::path& file) : file_(file) {
   silence_hdf5();
-  handle_ = H5Handle(H5Fcreate(partial_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  // The file is built in memory (HDF5's core driver, no backing store) and written out by commit() through
+  // write_file_atomic: HDF5 never writes to disk itself, so a full disk is reported like any other output
+  // ("disk full") and leaves no partial file and no HDF5 state behind.
+  H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!fapl.valid() || H5Pset_fapl_core(fapl.get(), std::size_t{1} << 20, 0) < 0)
+    throw ModelError(cat(file_.string(), ": cannot set up an in-memory HDF5 file"));
+  handle_ = H5Handle(H5Fcreate(file_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
   if (!handle_.valid()) throw ModelError(cat(file_.string(), ": cannot create HDF5 file"));
 }
 
-H5Writer::~H5Writer() {
-  if (!committed_) {
-    handle_ = H5Handle();
-    std::error_code ec;
-    std::filesystem::remove(partial_, ec);
-  }
-}
+H5Writer::~H5Writer() = default;
 
 void H5Writer::create_group(const std::string& path) {
   H5Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
@@ -364,9 +444,13 @@ template void H5Writer::write<std::uint64_t>(const std::string&, const std::vect
 
 void H5Writer::commit() {
   if (H5Fflush(handle_.get(), H5F_SCOPE_GLOBAL) < 0) throw ModelError(cat(file_.string(), ": flush failed"));
+  const ssize_t size = H5Fget_file_image(handle_.get(), nullptr, 0);
+  if (size < 0) throw ModelError(cat(file_.string(), ": cannot build the HDF5 file image"));
+  std::string image(static_cast<std::size_t>(size), '\0');
+  if (H5Fget_file_image(handle_.get(), image.data(), image.size()) != size)
+    throw ModelError(cat(file_.string(), ": cannot build the HDF5 file image"));
   handle_ = H5Handle();
-  std::filesystem::rename(partial_, file_);
-  committed_ = true;
+  write_file_atomic(file_, image);
 }
 
 }  // namespace spikesim::models

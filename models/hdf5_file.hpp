@@ -57,11 +57,15 @@ class H5Reader {
                  std::span<float> out) const;
 
  private:
+  // ModelError unless the file stores every declared byte of the open dataset `d` (checked before reading).
+  void check_stored(hid_t d, const std::string& dataset, std::uint64_t elements) const;
+
   std::string file_;
   H5Handle handle_;
 };
 
-// Writes to `<file>.partial` and renames onto `file` in commit(), so a failed write leaves nothing behind.
+// Builds the file in memory and writes it in commit() to `<file>.partial`, renamed onto `file`
+// (base/files.hpp write_file_atomic), so a failed write — a full disk included — leaves nothing behind.
 class H5Writer {
  public:
   explicit H5Writer(const std::filesystem::path& file);
@@ -82,9 +86,7 @@ class H5Writer {
 
  private:
   std::filesystem::path file_;
-  std::filesystem::path partial_;
   H5Handle handle_;
-  bool committed_ = false;
 };
 
 }  // namespace spikesim::models

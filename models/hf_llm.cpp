@@ -2,9 +2,12 @@
 
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/files.hpp"
+#include "base/json.hpp"
 #include "base/text.hpp"
 #include "models/error.hpp"
 
@@ -13,40 +16,17 @@ namespace spikesim::models {
 namespace {
 
 using nlohmann::json;
+using Config = JsonAt<ModelError>;
 
-json read_json_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw ModelError(cat(path.string(), ": file not found"));
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw ModelError(cat(path.string(), ": not valid JSON (", e.what(), ")"));
+// bos_token_id / eos_token_id: an id, a list of ids (the first counts), or absent.
+std::int32_t token_id(const Config& j, const std::string& key, std::int32_t fallback) {
+  if (!j.has(key)) return fallback;
+  const Config v = j.at(key);
+  if (v.is_array()) {
+    if (v.size() == 0) return fallback;
+    return static_cast<std::int32_t>(v.at(0).integer(0, max_llm_vocab - 1));
   }
-}
-
-// Reads an optional key; ModelError naming the file and key when its type is wrong.
-template <class T>
-T get_or(const json& j, const std::string& key, T fallback, const std::string& file) {
-  const auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return fallback;
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    throw ModelError(cat(file, ": key '", key, "' has the wrong type (found ", it->dump(), ")"));
-  }
-}
-
-template <class T>
-T get_required(const json& j, const std::string& key, const std::string& file) {
-  if (!j.contains(key) || j.at(key).is_null()) throw ModelError(cat(file, ": key '", key, "' missing"));
-  return get_or<T>(j, key, T{}, file);
-}
-
-std::int32_t token_id(const json& j, const std::string& key, std::int32_t fallback, const std::string& file) {
-  const auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return fallback;
-  if (it->is_array()) return it->empty() ? fallback : (*it)[0].get<std::int32_t>();
-  return get_or<std::int32_t>(j, key, fallback, file);
+  return static_cast<std::int32_t>(v.integer(0, max_llm_vocab - 1));
 }
 
 }  // namespace
@@ -67,14 +47,15 @@ std::filesystem::path hf_config_path(const std::filesystem::path& model) {
 
 LlmConfig read_hf_config(const std::filesystem::path& config_json, std::int64_t default_context) {
   const std::string file = config_json.string();
-  const json j = read_json_file(config_json);
-  if (!j.is_object()) throw ModelError(cat(file, ": not a JSON object"));
+  const json doc = parse_json_file<ModelError>(config_json);
+  if (!doc.is_object()) throw ModelError(cat(file, ": not a JSON object"));
+  const Config j(doc, file);
   LlmConfig c;
   std::string arch;
-  if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty()) {
-    arch = j["architectures"][0].get<std::string>();
+  if (j.has("architectures") && j.at("architectures").is_array() && j.at("architectures").size() > 0) {
+    arch = j.at("architectures").at(0).string();
   } else {
-    const auto type = get_or<std::string>(j, "model_type", "", file);
+    const auto type = j.string_or("model_type", "");
     arch = type == "llama" ? "LlamaForCausalLM" : type == "qwen2" ? "Qwen2ForCausalLM" : type;
   }
   if (arch != "LlamaForCausalLM" && arch != "Qwen2ForCausalLM") {
@@ -83,36 +64,37 @@ LlmConfig read_hf_config(const std::filesystem::path& config_json, std::int64_t 
   }
   const bool qwen2 = arch == "Qwen2ForCausalLM";
   c.architecture = arch;
-  c.dim = get_required<std::int64_t>(j, "hidden_size", file);
-  c.hidden_dim = get_required<std::int64_t>(j, "intermediate_size", file);
-  c.n_layers = get_required<std::int64_t>(j, "num_hidden_layers", file);
-  c.n_heads = get_required<std::int64_t>(j, "num_attention_heads", file);
-  c.n_kv_heads = get_or<std::int64_t>(j, "num_key_value_heads", c.n_heads, file);
-  c.vocab_size = get_required<std::int64_t>(j, "vocab_size", file);
-  c.seq_len = default_context > 0 ? get_or<std::int64_t>(j, "max_position_embeddings", default_context, file)
-                                  : get_required<std::int64_t>(j, "max_position_embeddings", file);
-  c.head_dim = get_or<std::int64_t>(j, "head_dim", c.n_heads > 0 ? c.dim / c.n_heads : 0, file);
-  if (!j.contains("head_dim") && c.n_heads > 0 && c.dim % c.n_heads != 0) {
+  // Sizes: whole numbers within the limits of validate(), so nothing is sized from an absurd value.
+  c.dim = j.at("hidden_size").integer(1, max_llm_width);
+  c.hidden_dim = j.at("intermediate_size").integer(1, max_llm_width);
+  c.n_layers = j.at("num_hidden_layers").integer(1, max_llm_layers);
+  c.n_heads = j.at("num_attention_heads").integer(1, max_llm_heads);
+  c.n_kv_heads = j.integer_or("num_key_value_heads", c.n_heads, 1, max_llm_heads);
+  c.vocab_size = j.at("vocab_size").integer(1, max_llm_vocab);
+  c.seq_len = default_context > 0 ? j.integer_or("max_position_embeddings", default_context, 1, max_llm_context)
+                                  : j.at("max_position_embeddings").integer(1, max_llm_context);
+  c.head_dim = j.integer_or("head_dim", c.dim / c.n_heads, 1, max_llm_width);
+  if (!j.has("head_dim") && c.dim % c.n_heads != 0) {
     throw ModelError(
         cat(file, ": hidden_size ", c.dim, " is not a multiple of num_attention_heads ", c.n_heads));
   }
-  c.norm_eps = get_or<double>(j, "rms_norm_eps", 1e-6, file);
-  c.rope_theta = get_or<double>(j, "rope_theta", 10000.0, file);
-  c.tied_classifier = get_or<bool>(j, "tie_word_embeddings", false, file);
-  const bool attention_bias = get_or<bool>(j, "attention_bias", false, file);
+  c.norm_eps = j.number_or("rms_norm_eps", 1e-6, 0.0, 1.0);
+  c.rope_theta = j.number_or("rope_theta", 10000.0, std::numeric_limits<double>::min());
+  c.tied_classifier = j.boolean_or("tie_word_embeddings", false);
+  const bool attention_bias = j.boolean_or("attention_bias", false);
   c.qkv_bias = qwen2 || attention_bias;
   c.o_bias = !qwen2 && attention_bias;
-  c.mlp_bias = get_or<bool>(j, "mlp_bias", false, file);
+  c.mlp_bias = j.boolean_or("mlp_bias", false);
   c.rope = RopeStyle::half;
-  c.bos_id = token_id(j, "bos_token_id", 1, file);
-  c.eos_id = token_id(j, "eos_token_id", 2, file);
-  const auto act = get_or<std::string>(j, "hidden_act", "silu", file);
+  c.bos_id = token_id(j, "bos_token_id", 1);
+  c.eos_id = token_id(j, "eos_token_id", 2);
+  const auto act = j.string_or("hidden_act", "silu");
   if (act != "silu") throw ModelError(cat(file, ": hidden_act '", act, "' not supported (expected silu)"));
-  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+  if (j.has("rope_scaling")) {
     throw ModelError(
-        cat(file, ": rope_scaling ", j["rope_scaling"].dump(), " not supported (plain RoPE only)"));
+        cat(file, ": rope_scaling ", j.at("rope_scaling").found(), " not supported (plain RoPE only)"));
   }
-  if (get_or<bool>(j, "use_sliding_window", false, file)) {
+  if (j.boolean_or("use_sliding_window", false)) {
     throw ModelError(cat(file, ": use_sliding_window = true not supported (full causal attention only)"));
   }
   validate(c, file);
@@ -137,15 +119,13 @@ LlmModel load_hf_llm(const std::filesystem::path& model) {
     files.push_back(model);
   } else if (std::filesystem::exists(dir / "model.safetensors.index.json", ec)) {
     const auto index_file = dir / "model.safetensors.index.json";
-    const json index = read_json_file(index_file);
-    if (!index.contains("weight_map") || !index["weight_map"].is_object()) {
-      throw ModelError(cat(index_file.string(), ": key 'weight_map' missing"));
-    }
+    const json index = parse_json_file<ModelError>(index_file);
     std::set<std::string> shards;
-    for (const auto& [tensor, shard] : index["weight_map"].items())
-      shards.insert(shard.get<std::string>());
+    for (const auto& [tensor, shard] : Config(index, index_file.string()).at("weight_map").items())
+      shards.insert(shard.string());
+    // A shard name comes from the file: it must name a file inside the checkpoint's directory.
     for (const auto& s : shards)
-      files.push_back(dir / s);
+      files.push_back(resolve_inside<ModelError>(dir, s, cat(index_file.string(), ": weight_map shard")));
   } else {
     files.push_back(dir / "model.safetensors");
   }
@@ -163,6 +143,12 @@ LlmModel load_hf_llm(const std::filesystem::path& model) {
       unsupported[name] = cat(st.file, ": tensor '", name, "' has dtype ", dtype);
     m.network.storage.insert(m.network.storage.end(), st.storage.begin(), st.storage.end());
   }
+  std::vector<std::string> names;
+  for (const auto& [name, t] : m.network.tensors)
+    names.push_back(name);
+  for (const auto& [name, what] : unsupported)
+    names.push_back(name);
+  check_layer_count(m.config, names, m.network.source);
   for (const TensorSpec& spec : required_tensors(m.config)) {
     const auto it = unsupported.find(spec.name);
     if (it != unsupported.end()) throw ModelError(cat(it->second, "; spikesim reads F32, F16 and BF16"));

@@ -2,12 +2,14 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <memory>
 
+#include "base/checked.hpp"
 #include "base/text.hpp"
 #include "models/error.hpp"
 
@@ -15,31 +17,52 @@ namespace spikesim::models {
 
 namespace {
 
-// Reads a whole file through zlib, which passes uncompressed files through unchanged.
-std::vector<unsigned char> read_gz(const std::filesystem::path& file) {
-  const std::string f = file.string();
-  if (!std::filesystem::exists(file)) throw ModelError(cat(f, ": file not found"));
-  const std::unique_ptr<gzFile_s, int (*)(gzFile)> gz(gzopen(f.c_str(), "rb"), gzclose);
-  if (!gz) throw ModelError(cat(f, ": cannot open"));
-  std::vector<unsigned char> out;
-  std::array<unsigned char, 1 << 16> chunk{};
-  while (true) {
-    const int n = gzread(gz.get(), chunk.data(), static_cast<unsigned>(chunk.size()));
-    if (n < 0) {
-      int code = 0;
-      const char* msg = gzerror(gz.get(), &code);
-      throw ModelError(cat(f, ": corrupt gzip stream (", msg, ")"));
-    }
-    if (n == 0) break;
-    out.insert(out.end(), chunk.data(), chunk.data() + n);
+// A file read through zlib, which passes uncompressed files through unchanged.
+class GzReader {
+ public:
+  explicit GzReader(const std::filesystem::path& file) : f_(file.string()), gz_(nullptr, gzclose) {
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) throw ModelError(cat(f_, ": file not found"));
+    if (!std::filesystem::is_regular_file(file, ec)) throw ModelError(cat(f_, ": not a regular file"));
+    file_bytes_ = std::filesystem::file_size(file, ec);
+    gz_.reset(gzopen(f_.c_str(), "rb"));
+    if (!gz_) throw ModelError(cat(f_, ": cannot open"));
   }
-  // zlib reports a stream cut short only through gzerror after the last read.
-  int code = 0;
-  const char* msg = gzerror(gz.get(), &code);
-  if (code != Z_OK && code != Z_STREAM_END)
-    throw ModelError(cat(f, ": truncated or corrupt gzip stream (", msg, ")"));
-  return out;
-}
+  [[nodiscard]] bool compressed() { return gzdirect(gz_.get()) == 0; }
+  [[nodiscard]] std::uint64_t file_bytes() const { return file_bytes_; }
+
+  // Reads up to `n` bytes into `dst`; returns how many (fewer only at the end of the data).
+  std::size_t read(unsigned char* dst, std::size_t n) {
+    std::size_t done = 0;
+    while (done < n) {
+      const auto want = static_cast<unsigned>(std::min<std::size_t>(n - done, std::size_t{1} << 30));
+      const int got = gzread(gz_.get(), dst + done, want);
+      if (got < 0) fail("corrupt gzip stream");
+      if (got == 0) break;
+      done += static_cast<std::size_t>(got);
+    }
+    // zlib reports a stream cut short only through gzerror after the last read.
+    int code = 0;
+    gzerror(gz_.get(), &code);
+    if (code != Z_OK && code != Z_STREAM_END) fail("truncated or corrupt gzip stream");
+    return done;
+  }
+
+ private:
+  [[noreturn]] void fail(const char* what) {
+    int code = 0;
+    const char* msg = gzerror(gz_.get(), &code);
+    throw ModelError(cat(f_, ": ", what, " (", msg, ")"));
+  }
+
+  std::string f_;
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> gz_;
+  std::uint64_t file_bytes_ = 0;
+};
+
+// Deflate expands at most ~1032:1: a payload declared larger than that for the file's size is a lie, found
+// before anything is allocated or inflated.
+constexpr std::uint64_t max_deflate_ratio = 1032;
 
 std::size_t element_bytes(std::uint8_t type) {
   switch (type) {
@@ -88,43 +111,58 @@ IdxArray read_idx(const std::filesystem::path& file) {
   IdxArray out;
   out.file = file.string();
   const std::string& f = out.file;
-  const std::vector<unsigned char> bytes = read_gz(file);
-  if (bytes.size() < 4)
-    throw ModelError(cat(f, ": not an IDX file (", bytes.size(), " bytes, header needs 4)"));
-  if (bytes[0] != 0 || bytes[1] != 0) {
-    throw ModelError(cat(f, ": not an IDX file (magic starts with 0x", std::hex, static_cast<int>(bytes[0]),
-                         " 0x", static_cast<int>(bytes[1]), ", expected 0x0 0x0)"));
+  GzReader in(file);
+  // Header first; the payload's size follows from it and is checked before it is read.
+  std::array<unsigned char, 4 + 4 * 255> header{};
+  const std::size_t got = in.read(header.data(), 4);
+  if (got < 4) throw ModelError(cat(f, ": not an IDX file (", got, " bytes, header needs 4)"));
+  if (header[0] != 0 || header[1] != 0) {
+    throw ModelError(cat(f, ": not an IDX file (magic starts with 0x", std::hex, static_cast<int>(header[0]),
+                         " 0x", static_cast<int>(header[1]), ", expected 0x0 0x0)"));
   }
-  out.type = bytes[2];
+  out.type = header[2];
   const std::size_t elem = element_bytes(out.type);
   if (elem == 0) {
     throw ModelError(cat(f, ": unknown IDX element type 0x", std::hex, static_cast<int>(out.type),
                          " (expected 0x08, 0x09, 0x0B, 0x0C, 0x0D or 0x0E)"));
   }
-  const std::size_t rank = bytes[3];
+  const std::size_t rank = header[3];
   if (rank == 0) throw ModelError(cat(f, ": IDX header declares 0 dimensions"));
-  const std::size_t header = 4 + 4 * rank;
-  if (bytes.size() < header) {
-    throw ModelError(
-        cat(f, ": truncated IDX header (", bytes.size(), " bytes, ", rank, " dimensions need ", header, ")"));
+  const std::size_t header_bytes = 4 + 4 * rank;
+  if (const std::size_t dims_got = in.read(header.data() + 4, 4 * rank); dims_got < 4 * rank) {
+    throw ModelError(cat(f, ": truncated IDX header (", 4 + dims_got, " bytes, ", rank, " dimensions need ",
+                         header_bytes, ")"));
   }
   std::uint64_t count = 1;
   for (std::size_t d = 0; d < rank; ++d) {
-    const auto dim = static_cast<std::int64_t>(big_endian(bytes.data() + 4 + 4 * d, 4));
+    const auto dim = static_cast<std::int64_t>(big_endian(header.data() + 4 + 4 * d, 4));
     if (dim <= 0 || dim > (1LL << 31)) throw ModelError(cat(f, ": IDX dimension ", d, " is ", dim));
     out.shape.push_back(dim);
-    count *= static_cast<std::uint64_t>(dim);
+    count = checked_mul<ModelError>(count, static_cast<std::uint64_t>(dim), cat(f, ": IDX dimensions"));
     if (count > (1ULL << 40))
       throw ModelError(cat(f, ": IDX dimensions ", shape_str(out.shape), " are implausibly large"));
   }
-  const std::uint64_t expected = header + count * elem;
-  if (bytes.size() != expected) {
+  const std::uint64_t payload = count * elem;
+  const std::uint64_t expected = header_bytes + payload;
+  const bool gz = in.compressed();
+  const std::uint64_t most = gz ? in.file_bytes() * max_deflate_ratio : in.file_bytes();
+  if (expected > most) {
     throw ModelError(cat(f, ": IDX payload for ", shape_str(out.shape), " needs ", expected,
-                         " bytes, file has ", bytes.size(),
-                         bytes.size() < expected ? " (truncated)" : " (trailing data)"));
+                         " bytes, file has ",
+                         gz ? cat(in.file_bytes(), " compressed bytes, which inflate to at most ", most)
+                            : cat(in.file_bytes()),
+                         gz ? " (truncated, or a corrupt header)" : " (truncated)"));
+  }
+  std::vector<unsigned char> bytes(static_cast<std::size_t>(payload));
+  const std::size_t read = in.read(bytes.data(), bytes.size());
+  unsigned char extra = 0;
+  if (read < payload || in.read(&extra, 1) != 0) {
+    throw ModelError(cat(f, ": IDX payload for ", shape_str(out.shape), " needs ", expected,
+                         " bytes, file has ", read < payload ? cat(header_bytes + read) : cat("more"),
+                         read < payload ? " (truncated)" : " (trailing data)"));
   }
   out.values.resize(count);
-  const unsigned char* p = bytes.data() + header;
+  const unsigned char* p = bytes.data();
   for (std::size_t i = 0; i < count; ++i)
     out.values[i] = decode(out.type, p + i * elem);
   return out;
@@ -191,8 +229,10 @@ Dataset load_idx_dataset(const std::filesystem::path& images, const std::filesys
     d.labels.resize(static_cast<std::size_t>(keep));
     for (std::size_t i = 0; i < d.labels.size(); ++i) {
       const double v = lab.values[i];
-      if (v < 0 || std::trunc(v) != v)
-        throw ModelError(cat(lab.file, ": label ", i, " is ", v, ", expected a class index >= 0"));
+      if (!std::isfinite(v) || v < 0 || v > 2147483647.0 || std::trunc(v) != v) {
+        throw ModelError(cat(lab.file, ": label ", i, " is ", v,
+                             ", expected a class index (a whole number in [0, 2^31))"));
+      }
       d.labels[i] = static_cast<std::int64_t>(v);
     }
   }

@@ -8,6 +8,8 @@
 #include <optional>
 #include <set>
 
+#include "base/checked.hpp"
+#include "base/json.hpp"
 #include "base/text.hpp"
 #include "models/check.hpp"
 #include "models/hdf5_file.hpp"
@@ -17,6 +19,9 @@ namespace spikesim::models {
 namespace {
 
 using Json = nlohmann::json;
+// A layer's config with the file and key path for messages ("<file>: layer 'c1': key 'config.strides[0]'
+// ...").
+using Cfg = JsonAt<ModelError>;
 using Shape = std::vector<std::int64_t>;
 
 // A Keras tensor: the op producing it, the shape Keras sees (batch -1), and whether an image tensor is held
@@ -60,17 +65,15 @@ class Loader {
                            ": no model_config attribute (a weights-only file from save_weights() holds no "
                            "architecture; save the whole model with model.save(\"model.h5\"))"));
     }
-    Json config;
-    try {
-      config = Json::parse(h5_.read_string_attribute("/", "model_config"));
-    } catch (const Json::exception& e) {
-      throw ModelError(cat(file_, ": model_config is not valid JSON (", e.what(), ")"));
-    }
+    const Json config =
+        parse_json<ModelError>(h5_.read_string_attribute("/", "model_config"), cat(file_, ": model_config"));
     weights_root_ = h5_.has("/model_weights") ? "/model_weights" : "/";
     try {
       build(config);
     } catch (const Json::exception& e) {
-      throw ModelError(cat(file_, ": unexpected model_config layout (", e.what(), ")"));
+      throw ModelError(cat(file_, ": unexpected model_config layout (", json_error_text(e), ")"));
+    } catch (const std::bad_alloc&) {
+      throw ModelError(cat(file_, ": out of memory while loading the model"));
     }
     (void)net_.execution_order();
     return std::move(net_);
@@ -169,14 +172,30 @@ class Loader {
 
   // --- config helpers ---
 
-  static std::vector<std::int64_t> pair_of(const Json& cfg, const char* key, std::int64_t fallback) {
-    if (!cfg.contains(key) || cfg[key].is_null()) return {fallback, fallback};
-    const Json& v = cfg[key];
-    if (v.is_number_integer()) return {v.get<std::int64_t>(), v.get<std::int64_t>()};
-    return {v.at(0).get<std::int64_t>(), v.at(v.size() > 1 ? 1 : 0).get<std::int64_t>()};
+  // A window size (kernel_size, strides, pool_size, dilation_rate): one integer or a list of one or two,
+  // each >= 1 (0 would divide by zero, a negative one would give a nonsense shape to a later layer).
+  static std::vector<std::int64_t> pair_of(const Cfg& cfg, const char* key, std::int64_t fallback) {
+    if (!cfg.has(key)) return {fallback, fallback};
+    const Cfg v = cfg.at(key);
+    constexpr std::int64_t most = std::int64_t{1} << 20;
+    if (v.is_number()) {
+      const std::int64_t k = v.integer(1, most);
+      return {k, k};
+    }
+    if (v.size() < 1 || v.size() > 2) v.fail(cat("must hold 1 or 2 sizes, found ", v.found()));
+    return {v.at(0).integer(1, most), v.at(v.size() > 1 ? 1 : 0).integer(1, most)};
   }
-  static std::string str(const Json& cfg, const char* key, const std::string& fallback) {
-    return cfg.contains(key) && cfg[key].is_string() ? cfg[key].get<std::string>() : fallback;
+  static std::string str(const Cfg& cfg, const char* key, const std::string& fallback) {
+    return cfg.string_or(key, fallback);
+  }
+  static std::string activation_of(const Cfg& cfg) {
+    return cfg.has("activation") ? activation_name(cfg.at("activation")) : "linear";
+  }
+  // Keras axis (negative counts from the end) of a rank-`rank` tensor, checked.
+  static std::int64_t keras_axis(const Cfg& v, std::size_t rank) {
+    const auto r = static_cast<std::int64_t>(rank);
+    const std::int64_t a = v.integer(-r, r - 1);
+    return a < 0 ? a + r : a;
   }
 
   static std::int64_t window_out(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t d, bool same) {
@@ -208,31 +227,43 @@ class Loader {
     return {v, x.shape, x.nchw};
   }
 
-  static std::string activation_name(const Json& a) {
-    if (a.is_string()) return a.get<std::string>();
-    if (a.is_object() && a.contains("config") && a["config"].contains("name")) return a["config"]["name"];
-    if (a.is_object() && a.contains("class_name")) return a["class_name"];
+  static std::string activation_name(const Cfg& a) {
+    if (a.is_string()) return a.string();
+    if (a.is_object() && a.has("config") && a.at("config").has("name"))
+      return a.at("config").at("name").string();
+    if (a.is_object() && a.has("class_name")) return a.at("class_name").string();
     return "?";
   }
 
   // --- layers ---
 
-  KTensor input_layer(const std::string& name, const Json& cfg) {
-    const Json* shape_json = nullptr;
+  KTensor input_layer(const std::string& name, const Cfg& cfg) {
+    std::optional<Cfg> shape_json;
     for (const char* key : {"batch_shape", "batch_input_shape"}) {
-      if (cfg.contains(key) && cfg[key].is_array()) shape_json = &cfg[key];
+      if (cfg.has(key) && cfg.at(key).is_array()) shape_json = cfg.at(key);
     }
-    if (shape_json == nullptr) fail(name, "input without batch_shape / batch_input_shape");
+    if (!shape_json) fail(name, "input without batch_shape / batch_input_shape");
+    if (shape_json->size() < 1 || shape_json->size() > max_rank)
+      shape_json->fail(cat("must hold 1 to ", max_rank, " dimensions, found ", shape_json->found()));
+    // No data backs a declared shape and the plan sizes buffers from it: each size >= 1, and the fixed
+    // sizes together within the limit for declared tensors.
     Shape shape;
-    for (const auto& d : *shape_json)
-      shape.push_back(d.is_null() ? -1 : d.get<std::int64_t>());
+    std::uint64_t fixed = 1;
+    for (const auto& d : shape_json->elements()) {
+      shape.push_back(d.is_null() ? -1 : d.integer(1, std::int64_t{1} << 31));
+      if (shape.back() > 0) fixed *= static_cast<std::uint64_t>(shape.back());
+      if (fixed > max_declared_elements) {
+        shape_json->fail(cat("declares ", shape_json->found(), ": more than the limit of ",
+                             max_declared_elements, " elements for a declared input"));
+      }
+    }
     const Vertex v = add_op(OpKind::input, name, {}, "InputLayer");
     op_of(v).int_lists["shape"] = shape;
     op_of(v).order = -1;
     return {v, shape, false};
   }
 
-  KTensor layer(const std::string& cls, const std::string& name, const Json& cfg,
+  KTensor layer(const std::string& cls, const std::string& name, const Cfg& cfg,
                 const std::vector<KTensor>& ins) {
     auto one = [&]() -> const KTensor& {
       if (ins.size() != 1) fail(name, cat(cls, " takes one input, got ", ins.size()));
@@ -247,8 +278,11 @@ class Loader {
     if (cls == "Flatten") {
       const KTensor x = to_keras(one(), name);
       std::int64_t features = 1;
-      for (std::size_t d = 1; d < x.shape.size(); ++d)
-        features *= x.shape[d];
+      for (std::size_t d = 1; d < x.shape.size(); ++d) {
+        if (x.shape[d] < 1)
+          fail(name, cat("Flatten of shape ", shape_str(x.shape), " (sizes must be known)"));
+        features = checked_mul<ModelError>(features, x.shape[d], cat(file_, ": layer '", name, "' Flatten"));
+      }
       const Vertex v = add_op(OpKind::flatten, name, {x.v}, cls);
       op_of(v).ints["axis"] = 1;
       return {v, {x.shape[0], features}, false};
@@ -260,9 +294,9 @@ class Loader {
     if (cls == "Activation") return activation(one(), activation_name(cfg.at("activation")), name);
     if (cls == "ReLU") {
       const KTensor& x = one();
-      const double slope = cfg.contains("negative_slope") ? cfg["negative_slope"].get<double>() : 0.0;
-      const double threshold = cfg.contains("threshold") ? cfg["threshold"].get<double>() : 0.0;
-      const bool capped = cfg.contains("max_value") && !cfg["max_value"].is_null();
+      const double slope = cfg.number_or("negative_slope", 0.0);
+      const double threshold = cfg.number_or("threshold", 0.0);
+      const bool capped = cfg.has("max_value");
       if (threshold != 0.0) fail(name, cat("ReLU threshold ", threshold, " is not supported (only 0)"));
       if (slope != 0.0 && capped) fail(name, "ReLU with both negative_slope and max_value is not supported");
       Vertex v = 0;
@@ -272,7 +306,7 @@ class Loader {
       } else if (capped) {
         v = add_op(OpKind::clip, name, {x.v}, cls);
         op_of(v).floats["min"] = 0.0;
-        op_of(v).floats["max"] = cfg["max_value"].get<double>();
+        op_of(v).floats["max"] = cfg.at("max_value").number();
       } else {
         v = add_op(OpKind::relu, name, {x.v}, cls);
       }
@@ -280,10 +314,9 @@ class Loader {
     }
     if (cls == "Softmax") {
       const KTensor& x = one();
-      std::int64_t axis = -1;
-      if (cfg.contains("axis"))
-        axis =
-            cfg["axis"].is_array() ? cfg["axis"].at(0).get<std::int64_t>() : cfg["axis"].get<std::int64_t>();
+      std::int64_t axis = static_cast<std::int64_t>(x.shape.size()) - 1;
+      if (cfg.has("axis"))
+        axis = keras_axis(cfg.at("axis").is_array() ? cfg.at("axis").at(0) : cfg.at("axis"), x.shape.size());
       const Vertex v = add_op(OpKind::softmax, name, {x.v}, cls);
       op_of(v).ints["axis"] = internal_axis(x, axis);
       op_of(v).ints["coerce_2d"] = 0;
@@ -305,15 +338,19 @@ class Loader {
         }
         return acc;
       }
-      const std::int64_t axis = cfg.contains("axis") ? cfg["axis"].get<std::int64_t>() : -1;
-      const auto rank = static_cast<std::int64_t>(xs[0].shape.size());
-      const std::int64_t keras_axis = axis < 0 ? axis + rank : axis;
+      const std::size_t rank = xs[0].shape.size();
+      if (rank == 0) fail(name, "Concatenate of scalars");
+      const std::int64_t axis =
+          cfg.has("axis") ? keras_axis(cfg.at("axis"), rank) : static_cast<std::int64_t>(rank) - 1;
+      const auto a = static_cast<std::size_t>(axis);
       std::vector<Vertex> vs;
       Shape shape = xs[0].shape;
-      shape[static_cast<std::size_t>(keras_axis)] = 0;
+      shape[a] = 0;
       for (const auto& t : xs) {
+        if (t.shape.size() != rank)
+          fail(name, cat("Concatenate of shapes ", shape_str(xs[0].shape), " and ", shape_str(t.shape)));
         vs.push_back(t.v);
-        shape[static_cast<std::size_t>(keras_axis)] += t.shape[static_cast<std::size_t>(keras_axis)];
+        shape[a] = t.shape[a] < 0 || shape[a] < 0 ? -1 : shape[a] + t.shape[a];
       }
       const Vertex v = add_op(OpKind::concat, name, vs, cls);
       op_of(v).ints["axis"] = internal_axis(xs[0], axis);
@@ -322,15 +359,19 @@ class Loader {
     fail(name, cat("layer class ", cls, " is not supported"));
   }
 
-  KTensor dense(const std::string& name, const Json& cfg, const KTensor& in) {
+  KTensor dense(const std::string& name, const Cfg& cfg, const KTensor& in) {
     const KTensor x = to_keras(in, name);
-    const std::int64_t units = cfg.at("units").get<std::int64_t>();
+    if (x.shape.size() < 2)
+      fail(name, cat("Dense input has shape ", shape_str(x.shape), ", expected rank >= 2"));
+    const std::int64_t units = cfg.at("units").integer(1, std::int64_t{1} << 31);
     const std::int64_t features = x.shape.back();
+    if (features < 1)
+      fail(name, cat("Dense input has shape ", shape_str(x.shape), " (unknown feature count)"));
     const auto w = weights_of(name);
     const auto& kernel = weight(w, name, "kernel", {features, units});
     const Vertex k = constant(name + "/kernel", kernel.second, kernel.first);
     Vertex v = add_op(OpKind::matmul, name, {x.v, k}, "Dense");
-    const bool use_bias = !cfg.contains("use_bias") || cfg["use_bias"].get<bool>();
+    const bool use_bias = cfg.boolean_or("use_bias", true);
     if (use_bias) {
       const auto& bias = weight(w, name, "bias", {units});
       const Vertex b = constant(name + "/bias", bias.second, bias.first);
@@ -338,11 +379,10 @@ class Loader {
     }
     Shape shape = x.shape;
     shape.back() = units;
-    return activation({v, shape, false},
-                      activation_name(cfg.contains("activation") ? cfg["activation"] : Json("linear")), name);
+    return activation({v, shape, false}, activation_of(cfg), name);
   }
 
-  KTensor conv2d(const std::string& name, const Json& cfg, const KTensor& in) {
+  KTensor conv2d(const std::string& name, const Cfg& cfg, const KTensor& in) {
     if (in.shape.size() != 4)
       fail(name, cat("Conv2D input has shape ", shape_str(in.shape), ", expected rank 4"));
     check_format(name, cfg);
@@ -351,11 +391,14 @@ class Loader {
     const std::int64_t h = x.shape[channels_first_ ? 2 : 1];
     const std::int64_t wd = x.shape[channels_first_ ? 3 : 2];
     const std::int64_t channels = x.shape[static_cast<std::size_t>(c_axis)];
-    const std::int64_t filters = cfg.at("filters").get<std::int64_t>();
+    if (h < 1 || wd < 1 || channels < 1)
+      fail(name, cat("Conv2D input has shape ", shape_str(in.shape),
+                     " (height, width and channels must be known)"));
+    const std::int64_t filters = cfg.at("filters").integer(1, std::int64_t{1} << 31);
     const auto ks = pair_of(cfg, "kernel_size", 1);
     const auto st = pair_of(cfg, "strides", 1);
     const auto dl = pair_of(cfg, "dilation_rate", 1);
-    const std::int64_t groups = cfg.contains("groups") ? cfg["groups"].get<std::int64_t>() : 1;
+    const std::int64_t groups = cfg.integer_or("groups", 1, 1, channels);
     const std::string padding = str(cfg, "padding", "valid");
     if (padding != "valid" && padding != "same") fail(name, cat("padding '", padding, "' is not supported"));
     if (groups < 1 || channels % groups != 0)
@@ -373,7 +416,7 @@ class Loader {
                 kernel.first[static_cast<std::size_t>(((y * ks[1] + xx) * cg + c) * filters + o)];
     std::vector<Vertex> inputs = {x.v,
                                   constant(name + "/kernel", {filters, cg, ks[0], ks[1]}, std::move(oihw))};
-    const bool use_bias = !cfg.contains("use_bias") || cfg["use_bias"].get<bool>();
+    const bool use_bias = cfg.boolean_or("use_bias", true);
     if (use_bias) {
       const auto& bias = weight(w, name, "bias", {filters});
       inputs.push_back(constant(name + "/bias", bias.second, bias.first));
@@ -392,11 +435,10 @@ class Loader {
       fail(name, cat("kernel ", ks[0], "x", ks[1], " does not fit the ", h, "x", wd, " input"));
     const Shape shape =
         channels_first_ ? Shape{x.shape[0], filters, oh, ow} : Shape{x.shape[0], oh, ow, filters};
-    return activation({v, shape, x.nchw},
-                      activation_name(cfg.contains("activation") ? cfg["activation"] : Json("linear")), name);
+    return activation({v, shape, x.nchw}, activation_of(cfg), name);
   }
 
-  void check_format(const std::string& name, const Json& cfg) {
+  void check_format(const std::string& name, const Cfg& cfg) {
     const bool first = str(cfg, "data_format", "channels_last") == "channels_first";
     if (!format_seen_) {
       channels_first_ = first;
@@ -406,13 +448,13 @@ class Loader {
     }
   }
 
-  KTensor pool2d(const std::string& cls, const std::string& name, const Json& cfg, const KTensor& in) {
+  KTensor pool2d(const std::string& cls, const std::string& name, const Cfg& cfg, const KTensor& in) {
     if (in.shape.size() != 4)
       fail(name, cat(cls, " input has shape ", shape_str(in.shape), ", expected rank 4"));
     check_format(name, cfg);
     const KTensor x = to_nchw(in, name);
     const auto ps = pair_of(cfg, "pool_size", 2);
-    const auto st = cfg.contains("strides") && !cfg["strides"].is_null() ? pair_of(cfg, "strides", 1) : ps;
+    const auto st = cfg.has("strides") ? pair_of(cfg, "strides", 1) : ps;
     const std::string padding = str(cfg, "padding", "valid");
     if (padding != "valid" && padding != "same") fail(name, cat("padding '", padding, "' is not supported"));
     const bool is_max = cls.rfind("Max", 0) == 0;
@@ -434,11 +476,10 @@ class Loader {
     return {v, shape, x.nchw};
   }
 
-  KTensor global_pool(const std::string& name, const Json& cfg, const KTensor& in) {
+  KTensor global_pool(const std::string& name, const Cfg& cfg, const KTensor& in) {
     if (in.shape.size() != 4) fail(name, cat("input has shape ", shape_str(in.shape), ", expected rank 4"));
     check_format(name, cfg);
-    if (cfg.contains("keepdims") && cfg["keepdims"].get<bool>())
-      fail(name, "keepdims = true is not supported");
+    if (cfg.boolean_or("keepdims", false)) fail(name, "keepdims = true is not supported");
     const KTensor x = to_nchw(in, name);
     const Vertex g = add_op(OpKind::global_average_pool, name, {x.v}, "GlobalAveragePooling2D");
     const Vertex f = add_op(OpKind::flatten, name + "/flatten", {g}, "GlobalAveragePooling2D");
@@ -447,27 +488,28 @@ class Loader {
     return {f, {x.shape[0], c}, false};
   }
 
-  KTensor batch_norm(const std::string& name, const Json& cfg, const KTensor& in) {
+  KTensor batch_norm(const std::string& name, const Cfg& cfg, const KTensor& in) {
     KTensor x = in.shape.size() == 4 ? to_nchw(in, name) : in;
-    std::int64_t axis = -1;
-    if (cfg.contains("axis")) {
-      const Json& a = cfg["axis"];
+    if (x.shape.size() < 2) fail(name, cat("input has shape ", shape_str(x.shape), ", expected rank >= 2"));
+    std::int64_t axis = static_cast<std::int64_t>(x.shape.size()) - 1;
+    if (cfg.has("axis")) {
+      const Cfg a = cfg.at("axis");
       if (a.is_array()) {
         if (a.size() != 1) fail(name, "BatchNormalization over several axes is not supported");
-        axis = a.at(0).get<std::int64_t>();
+        axis = keras_axis(a.at(0), x.shape.size());
       } else {
-        axis = a.get<std::int64_t>();
+        axis = keras_axis(a, x.shape.size());
       }
     }
     if (internal_axis(x, axis) != 1) {
       fail(name, cat("BatchNormalization axis ", axis, " of a ", shape_str(x.shape),
                      " tensor is not its channel axis (only the channel axis is supported)"));
     }
-    const std::int64_t channels =
-        x.shape[static_cast<std::size_t>(axis < 0 ? axis + static_cast<std::int64_t>(x.shape.size()) : axis)];
+    const std::int64_t channels = x.shape[static_cast<std::size_t>(axis)];
+    if (channels < 1) fail(name, cat("input has shape ", shape_str(x.shape), " (unknown channel count)"));
     const auto w = weights_of(name);
-    const bool scale = !cfg.contains("scale") || cfg["scale"].get<bool>();
-    const bool center = !cfg.contains("center") || cfg["center"].get<bool>();
+    const bool scale = cfg.boolean_or("scale", true);
+    const bool center = cfg.boolean_or("center", true);
     const std::vector<float> ones(static_cast<std::size_t>(channels), 1.0F);
     const std::vector<float> zeros(static_cast<std::size_t>(channels), 0.0F);
     const std::vector<float> gamma = scale ? weight(w, name, "gamma", {channels}).first : ones;
@@ -480,12 +522,16 @@ class Loader {
                 constant(name + "/moving_mean", {channels}, mean.first),
                 constant(name + "/moving_variance", {channels}, var.first)},
                "BatchNormalization");
-    op_of(v).floats["epsilon"] =
-        cfg.contains("epsilon") ? cfg["epsilon"].get<double>() : 1e-3;  // Keras default
+    op_of(v).floats["epsilon"] = cfg.number_or("epsilon", 1e-3, 0.0);  // Keras default 1e-3
     return {v, x.shape, x.nchw};
   }
 
   // --- model structure ---
+
+  // The "config" object of a layer, for typed reads whose errors name the file and the layer.
+  Cfg layer_config(const Json& layer, const std::string& name) const {
+    return {layer.at("config"), cat(file_, ": layer '", name, "'"), "config"};
+  }
 
   static std::string class_of(const Json& layer) { return layer.at("class_name").get<std::string>(); }
   static std::string name_of(const Json& layer) {
@@ -534,7 +580,7 @@ class Loader {
         const Json& l = layers[i];
         const std::string lcls = class_of(l);
         const std::string lname = name_of(l);
-        const Json& cfg = l.at("config");
+        const Cfg cfg = layer_config(l, lname);
         if (lcls == "InputLayer") {
           if (x) fail(lname, "InputLayer after the first layer");
           x = input_layer(lname, cfg);
@@ -542,11 +588,12 @@ class Loader {
         }
         if (!x) {
           // Old Sequential files put the input shape on the first layer; newer ones in build_input_shape.
-          if (cfg.contains("batch_input_shape")) {
+          if (cfg.has("batch_input_shape")) {
             x = input_layer("input", cfg);
           } else if (!body.is_array() && body.contains("build_input_shape") &&
                      body["build_input_shape"].is_array()) {
-            x = input_layer("input", Json{{"batch_input_shape", body["build_input_shape"]}});
+            const Json wrapped{{"batch_input_shape", body["build_input_shape"]}};
+            x = input_layer("input", Cfg(wrapped, cat(file_, ": model_config"), "config.build_input_shape"));
           } else {
             fail(lname,
                  "the Sequential model has no input shape (no InputLayer, batch_input_shape or "
@@ -579,7 +626,7 @@ class Loader {
         const std::string lcls = class_of(l);
         if (lcls == "InputLayer") {
           if (!made.contains({lname, 0})) {
-            made[{lname, 0}] = input_layer(lname, l.at("config"));
+            made[{lname, 0}] = input_layer(lname, layer_config(l, lname));
             progress = true;
           }
           continue;
@@ -600,7 +647,7 @@ class Loader {
           }
           if (!ready) break;
           const std::string op_name = k == 0 ? lname : cat(lname, "/call", k);
-          made[{lname, static_cast<std::int64_t>(k)}] = layer(lcls, op_name, l.at("config"), ins);
+          made[{lname, static_cast<std::int64_t>(k)}] = layer(lcls, op_name, layer_config(l, lname), ins);
           nodes_done[lname] = k + 1;
           progress = true;
         }

@@ -3,7 +3,9 @@
 #include <array>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 
+#include "base/checked.hpp"
 #include "base/text.hpp"
 #include "models/mapped_file.hpp"
 
@@ -72,31 +74,43 @@ LlmModel load_llama2c(const std::filesystem::path& path) {
         cat(file, ": dim ", c.dim, " is not a multiple of n_heads ", c.n_heads, " (", header, ")"));
   }
 
-  // Sizes in floats of each block, in file order.
+  // Sizes in floats of each block, in file order. Every product is checked: a header can declare sizes whose
+  // product wraps 64 bits, and a wrapped sum could match the file size.
+  const auto floats_of = [&](std::initializer_list<std::int64_t> factors, const char* what) {
+    std::uint64_t v = 1;
+    for (const std::int64_t f : factors)
+      v = checked_mul<ModelError>(v, static_cast<std::uint64_t>(f),
+                                  cat(file, ": ", header, ": block ", what));
+    return v;
+  };
   const std::int64_t layers = c.n_layers;
   const std::int64_t kv = c.kv_dim();
   struct Block {
     const char* what;
-    std::int64_t floats;
+    std::uint64_t floats;
   };
-  const std::array<Block, 13> blocks{{{"token_embedding", c.vocab_size * c.dim},
-                                      {"rms_att", layers * c.dim},
-                                      {"wq", layers * c.dim * c.q_dim()},
-                                      {"wk", layers * c.dim * kv},
-                                      {"wv", layers * c.dim * kv},
-                                      {"wo", layers * c.q_dim() * c.dim},
-                                      {"rms_ffn", layers * c.dim},
-                                      {"w1", layers * c.hidden_dim * c.dim},
-                                      {"w2", layers * c.dim * c.hidden_dim},
-                                      {"w3", layers * c.hidden_dim * c.dim},
-                                      {"rms_final", c.dim},
-                                      {"freq_cis", c.seq_len * c.head_dim},
-                                      {"wcls", c.tied_classifier ? 0 : c.vocab_size * c.dim}}};
-  std::int64_t expected_floats = 0;
+  const std::array<Block, 13> blocks{
+      {{"token_embedding", floats_of({c.vocab_size, c.dim}, "token_embedding")},
+       {"rms_att", floats_of({layers, c.dim}, "rms_att")},
+       {"wq", floats_of({layers, c.dim, c.q_dim()}, "wq")},
+       {"wk", floats_of({layers, c.dim, kv}, "wk")},
+       {"wv", floats_of({layers, c.dim, kv}, "wv")},
+       {"wo", floats_of({layers, c.q_dim(), c.dim}, "wo")},
+       {"rms_ffn", floats_of({layers, c.dim}, "rms_ffn")},
+       {"w1", floats_of({layers, c.hidden_dim, c.dim}, "w1")},
+       {"w2", floats_of({layers, c.dim, c.hidden_dim}, "w2")},
+       {"w3", floats_of({layers, c.hidden_dim, c.dim}, "w3")},
+       {"rms_final", floats_of({c.dim}, "rms_final")},
+       {"freq_cis", floats_of({c.seq_len, c.head_dim}, "freq_cis")},
+       {"wcls", c.tied_classifier ? 0 : floats_of({c.vocab_size, c.dim}, "wcls")}}};
+  std::uint64_t expected_floats = 0;
   for (const Block& b : blocks)
-    expected_floats += b.floats;
-  const auto expected =
-      static_cast<std::uint64_t>(header_bytes) + 4 * static_cast<std::uint64_t>(expected_floats);
+    expected_floats =
+        checked_add<ModelError>(expected_floats, b.floats, cat(file, ": ", header, ": sum of blocks"));
+  const std::uint64_t expected = checked_add<ModelError>(
+      std::uint64_t{header_bytes},
+      checked_mul<ModelError>(std::uint64_t{4}, expected_floats, cat(file, ": ", header)),
+      cat(file, ": ", header));
   if (bytes.size() != expected) {
     throw ModelError(
         cat(file, ": ",

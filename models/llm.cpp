@@ -1,5 +1,7 @@
 #include "models/llm.hpp"
 
+#include <cmath>
+
 #include "base/text.hpp"
 #include "models/check.hpp"
 
@@ -15,6 +17,14 @@ std::int64_t LlmConfig::parameter_count() const {
       (qkv_bias ? q_dim() + 2 * kv_dim() : 0) + (o_bias ? dim : 0) + (mlp_bias ? 2 * hidden_dim + dim : 0);
   const std::int64_t layer = attn + 3 * dim * hidden_dim + 2 * dim + biases;
   return vocab_size * dim * (tied_classifier ? 1 : 2) + n_layers * layer + dim;
+}
+
+std::int64_t llm_size_limit(std::string_view key) {
+  if (key == "num_hidden_layers") return max_llm_layers;
+  if (key == "num_attention_heads" || key == "num_key_value_heads") return max_llm_heads;
+  if (key == "vocab_size") return max_llm_vocab;
+  if (key == "max_position_embeddings") return max_llm_context;
+  return max_llm_width;
 }
 
 void validate(const LlmConfig& c, const std::string& file) {
@@ -36,7 +46,50 @@ void validate(const LlmConfig& c, const std::string& file) {
   if (!(c.rope_theta > 0.0))
     throw ModelError(cat(file, ": rope_theta must be positive, found ", c.rope_theta));
   if (!(c.norm_eps >= 0.0)) throw ModelError(cat(file, ": rms_norm_eps must be >= 0, found ", c.norm_eps));
-  if (c.vocab_size > (std::int64_t{1} << 31) - 1) throw ModelError(cat(file, ": vocab_size too large"));
+  auto at_most = [&](std::int64_t v, std::int64_t limit, const char* field) {
+    if (v > limit) throw ModelError(cat(file, ": ", field, " ", v, " is more than the limit of ", limit));
+  };
+  at_most(c.dim, max_llm_width, "dim (hidden_size)");
+  at_most(c.hidden_dim, max_llm_width, "hidden_dim (intermediate_size)");
+  at_most(c.head_dim, max_llm_width, "head_dim");
+  at_most(c.n_layers, max_llm_layers, "n_layers (num_hidden_layers)");
+  at_most(c.n_heads, max_llm_heads, "n_heads (num_attention_heads)");
+  at_most(c.n_kv_heads, max_llm_heads, "n_kv_heads (num_key_value_heads)");
+  at_most(c.vocab_size, max_llm_vocab, "vocab_size");
+  at_most(c.seq_len, max_llm_context, "seq_len (max_position_embeddings)");
+  at_most(c.q_dim(), max_llm_width, "n_heads x head_dim");
+  if (!std::isfinite(c.rope_theta))
+    throw ModelError(cat(file, ": rope_theta must be finite, found ", c.rope_theta));
+  if (!std::isfinite(c.norm_eps))
+    throw ModelError(cat(file, ": rms_norm_eps must be finite, found ", c.norm_eps));
+}
+
+void check_layer_count(const LlmConfig& c, const std::vector<std::string>& names, const std::string& file) {
+  // Each layer needs at least 9 tensors (2 norms, q, k, v, o, gate, up, down).
+  if (static_cast<std::uint64_t>(c.n_layers) * 9 > names.size()) {
+    throw ModelError(cat(file, ": num_hidden_layers ", c.n_layers, " needs at least ", c.n_layers * 9,
+                         " tensors but the checkpoint holds ", names.size(), " (config of another model?)"));
+  }
+  const std::string prefix = "model.layers.";
+  std::int64_t highest = -1;
+  std::string example;
+  for (const auto& n : names) {
+    if (n.rfind(prefix, 0) != 0) continue;
+    std::int64_t layer = 0;
+    std::size_t i = prefix.size();
+    for (; i < n.size() && n[i] >= '0' && n[i] <= '9' && layer < max_llm_layers * 1000; ++i)
+      layer = layer * 10 + (n[i] - '0');
+    if (i == prefix.size() || i >= n.size() || n[i] != '.') continue;
+    if (layer > highest) {
+      highest = layer;
+      example = n;
+    }
+  }
+  if (highest >= c.n_layers) {
+    throw ModelError(cat(file, ": the checkpoint holds layer ", highest, " (tensor '", example,
+                         "') but the config's num_hidden_layers is ", c.n_layers,
+                         " (config of another model, or a truncated layer list?)"));
+  }
 }
 
 std::string layer_tensor_name(std::int64_t layer, const std::string& role, const std::string& kind) {
@@ -117,6 +170,11 @@ void build_llm_graph(LlmModel& model) {
   const LlmConfig& c = model.config;
   const std::string& file = model.network.source;
   validate(c, file);
+  std::vector<std::string> names;
+  names.reserve(model.network.tensors.size());
+  for (const auto& [name, t] : model.network.tensors)
+    names.push_back(name);
+  check_layer_count(c, names, file);
   for (const TensorSpec& spec : required_tensors(c)) {
     const auto it = model.network.tensors.find(spec.name);
     if (it == model.network.tensors.end()) {

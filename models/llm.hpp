@@ -55,8 +55,26 @@ struct LlmConfig {
   [[nodiscard]] std::int64_t parameter_count() const;
 };
 
-// Throws ModelError "<file>: <field> ..." for sizes that cannot describe a Llama model.
+// Limits on config sizes (no data backs them, and the plan sizes buffers from them): far above any released
+// model (Llama 3.1 405B: 126 layers, hidden 16384, intermediate 53248, 128 heads; contexts up to ~1M).
+inline constexpr std::int64_t max_llm_layers = 4096;
+inline constexpr std::int64_t max_llm_width = std::int64_t{1} << 20;  // hidden, intermediate, head_dim
+inline constexpr std::int64_t max_llm_heads = std::int64_t{1} << 16;
+inline constexpr std::int64_t max_llm_vocab = (std::int64_t{1} << 31) - 1;
+inline constexpr std::int64_t max_llm_context = std::int64_t{1} << 24;
+
+// The limit above for a Hugging Face config key (num_hidden_layers, hidden_size, max_position_embeddings,
+// ...); max_llm_width for any other size key.
+std::int64_t llm_size_limit(std::string_view hf_key);
+
+// Throws ModelError "<file>: <field> ..." for sizes that cannot describe a Llama model or exceed the limits.
 void validate(const LlmConfig& config, const std::string& file);
+
+// Checks num_hidden_layers against the tensor names of a checkpoint before anything is listed or sized from
+// it: a config naming more layers than the checkpoint holds tensors, or a checkpoint holding layers
+// ("model.layers.<N>.") the config leaves out, is a ModelError naming the file.
+void check_layer_count(const LlmConfig& config, const std::vector<std::string>& tensor_names,
+                       const std::string& file);
 
 struct LlmModel {
   LlmConfig config;

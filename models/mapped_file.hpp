@@ -33,4 +33,8 @@ class MappedFile {
 
 std::shared_ptr<const MappedFile> map_file(const std::filesystem::path& file);
 
+// Lets the kernel drop the resident pages of `bytes` when they lie in a live file mapping (after a loader's
+// tensor was copied into the layout a kernel reads), so the weights are not held twice; a no-op otherwise.
+void release_mapped_pages(std::span<const std::byte> bytes);
+
 }  // namespace spikesim::models

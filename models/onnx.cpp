@@ -4,12 +4,16 @@
 
 #include <array>
 #include <bit>
+#include <charconv>
 #include <climits>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
+#include "base/checked.hpp"
+#include "base/files.hpp"
 #include "base/text.hpp"
 #include "models/check.hpp"
 
@@ -129,6 +133,28 @@ class Loader {
  public:
   explicit Loader(std::filesystem::path file) : path_(std::move(file)), file_(path_.string()) {}
 
+  std::vector<std::filesystem::path> external_files() {
+    parse();
+    std::set<std::filesystem::path> files;
+    const std::filesystem::path dir =
+        path_.parent_path().empty() ? std::filesystem::path(".") : path_.parent_path();
+    auto add = [&](const onnx::TensorProto& t, const std::string& what) {
+      if (t.data_location() != onnx::TensorProto_DataLocation_EXTERNAL) return;
+      for (const auto& kv : t.external_data()) {
+        if (kv.key() == "location")
+          files.insert(resolve_inside<ModelError>(dir, kv.value(),
+                                                  cat(file_, ": ", what, ": external data location")));
+      }
+    };
+    const onnx::GraphProto& g = model_->graph();
+    for (const auto& init : g.initializer())
+      add(init, cat("initializer '", init.name(), "'"));
+    for (int i = 0; i < g.node_size(); ++i) {
+      if (const auto* a = attr(g.node(i), "value")) add(a->t(), node_label(i, g.node(i)));
+    }
+    return {files.begin(), files.end()};
+  }
+
   Network load() {
     parse();
     net_.source = file_;
@@ -228,42 +254,78 @@ class Loader {
 
   // --- tensors ---
 
-  std::vector<std::byte> read_external(const onnx::TensorProto& t, const std::string& what) {
+  // The bytes of an external-data tensor: `expected` bytes at [offset, offset + length) of a file that must
+  // lie inside the model's directory. Everything is checked before anything is allocated.
+  std::vector<std::byte> read_external(const onnx::TensorProto& t, const std::string& what,
+                                       std::uint64_t expected) {
     std::string location;
-    std::int64_t offset = 0;
-    std::int64_t length = -1;
+    std::uint64_t offset = 0;
+    std::optional<std::uint64_t> length;
     for (const auto& kv : t.external_data()) {
-      if (kv.key() == "location") location = kv.value();
-      if (kv.key() == "offset") offset = std::stoll(kv.value());
-      if (kv.key() == "length") length = std::stoll(kv.value());
+      auto number = [&]() {
+        std::uint64_t v = 0;
+        const std::string& text = kv.value();
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) {
+          throw ModelError(cat(file_, ": ", what, ": external_data key '", kv.key(), "' is '", text,
+                               "', expected a non-negative integer"));
+        }
+        return v;
+      };
+      if (kv.key() == "location") {
+        location = kv.value();
+      } else if (kv.key() == "offset") {
+        offset = number();
+      } else if (kv.key() == "length") {
+        length = number();
+      }
     }
     if (location.empty()) throw ModelError(cat(file_, ": ", what, ": external data without a location"));
-    const std::filesystem::path data_file = path_.parent_path() / location;
-    std::ifstream in(data_file, std::ios::binary);
-    if (!in)
+    const std::filesystem::path data_file = resolve_inside<ModelError>(
+        path_.parent_path().empty() ? std::filesystem::path(".") : path_.parent_path(), location,
+        cat(file_, ": ", what, ": external data location"));
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(data_file, ec)) {
       throw ModelError(cat(file_, ": ", what, ": external data file '", data_file.string(), "' not found"));
-    in.seekg(0, std::ios::end);
-    const auto size = static_cast<std::int64_t>(in.tellg());
-    if (length < 0) length = size - offset;
-    if (offset < 0 || offset + length > size) {
-      throw ModelError(cat(file_, ": ", what, ": external data [", offset, ", ", offset + length,
-                           ") lies beyond the ", size, " bytes of '", data_file.string(), "'"));
     }
-    std::vector<std::byte> out(static_cast<std::size_t>(length));
-    in.seekg(offset);
-    in.read(reinterpret_cast<char*>(out.data()), length);  // NOLINT
+    const auto size = static_cast<std::uint64_t>(std::filesystem::file_size(data_file, ec));
+    if (ec) throw ModelError(cat(file_, ": ", what, ": cannot read '", data_file.string(), "'"));
+    if (offset > size) {
+      throw ModelError(cat(file_, ": ", what, ": external data offset ", offset, " lies beyond the ", size,
+                           " bytes of '", data_file.string(), "'"));
+    }
+    const std::uint64_t n = length.value_or(size - offset);
+    check_range<ModelError>(offset, n, size,
+                            cat(file_, ": ", what, ": external data in '", data_file.string(), "'"));
+    if (n != expected) {
+      throw ModelError(cat(file_, ": ", what, " needs ", expected, " bytes but its external data [", offset,
+                           ", ", offset + n, ") in '", data_file.string(), "' holds ", n));
+    }
+    std::ifstream in(data_file, std::ios::binary);
+    std::vector<std::byte> out(static_cast<std::size_t>(n));
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(n));  // NOLINT
+    if (!in)
+      throw ModelError(cat(file_, ": ", what, ": cannot read external data from '", data_file.string(), "'"));
     return out;
   }
 
   // Registers `t` under `name` as a network tensor: f32 and i64 stay views into the protobuf, the rest is
-  // converted once.
+  // converted once. Sizes are checked before anything is allocated; an allocation that still fails names
+  // the tensor.
   void add_tensor(const std::string& name, const onnx::TensorProto& t, const std::string& what) {
-    std::vector<std::int64_t> shape(t.dims().begin(), t.dims().end());
-    std::int64_t numel = 1;
-    for (const auto d : shape) {
-      if (d < 0) throw ModelError(cat(file_, ": ", what, " has negative dimension in ", shape_str(shape)));
-      numel *= d;
+    try {
+      add_tensor_checked(name, t, what);
+    } catch (const std::bad_alloc&) {
+      throw ModelError(cat(file_, ": ", what, " dims ", shape_str({t.dims().begin(), t.dims().end()}),
+                           ": out of memory while loading it"));
     }
+  }
+
+  void add_tensor_checked(const std::string& name, const onnx::TensorProto& t, const std::string& what) {
+    std::vector<std::int64_t> shape(t.dims().begin(), t.dims().end());
+    const std::string dims_what = cat(file_, ": ", what, " dims ", shape_str(shape));
+    const std::uint64_t numel = checked_numel<ModelError>(shape, dims_what);
     const int type = t.data_type();
     const std::size_t elem = dtype_bytes(type);
     if (elem == 0 || type == onnx::TensorProto_DataType_UINT64) {
@@ -273,6 +335,7 @@ class Loader {
     }
     if (t.segment().begin() != 0 || t.segment().end() != 0)
       throw ModelError(cat(file_, ": ", what, ": segmented tensors are not supported"));
+    const std::uint64_t need_bytes = checked_mul<ModelError>(numel, std::uint64_t{elem}, dims_what);
     const auto n = static_cast<std::size_t>(numel);
 
     // Raw little-endian bytes: from the protobuf, or from an external file.
@@ -280,22 +343,43 @@ class Loader {
     std::shared_ptr<std::vector<std::byte>> external;
     const bool is_external = t.data_location() == onnx::TensorProto_DataLocation_EXTERNAL;
     if (is_external) {
-      external = std::make_shared<std::vector<std::byte>>(read_external(t, what));
+      external = std::make_shared<std::vector<std::byte>>(read_external(t, what, need_bytes));
       raw = *external;
     } else if (t.has_raw_data()) {
       raw = std::as_bytes(std::span<const char>(t.raw_data().data(), t.raw_data().size()));
     }
     const bool has_raw = is_external || t.has_raw_data();
-    if (has_raw && raw.size() != n * elem) {
+    if (has_raw && raw.size() != need_bytes) {
       throw ModelError(cat(file_, ": ", what, " has dims ", shape_str(shape), " (", n, " ", dtype_name(type),
-                           " values = ", n * elem, " bytes) but holds ", raw.size(), " bytes"));
+                           " values = ", need_bytes, " bytes) but holds ", raw.size(), " bytes"));
     }
+    // Typed storage (float_data, int32_data, ...) holds one entry per value: its count bounds n by the
+    // file's size, so it is checked before any buffer of n values is made.
     auto check_count = [&](std::size_t found) {
       if (found != n) {
         throw ModelError(cat(file_, ": ", what, " has dims ", shape_str(shape), " (", n,
                              " values) but holds ", found, " values"));
       }
     };
+    if (!has_raw) {
+      switch (type) {
+        case onnx::TensorProto_DataType_FLOAT:
+          check_count(static_cast<std::size_t>(t.float_data_size()));
+          break;
+        case onnx::TensorProto_DataType_INT64:
+          check_count(static_cast<std::size_t>(t.int64_data_size()));
+          break;
+        case onnx::TensorProto_DataType_DOUBLE:
+          check_count(static_cast<std::size_t>(t.double_data_size()));
+          break;
+        case onnx::TensorProto_DataType_UINT32:
+          check_count(static_cast<std::size_t>(t.uint64_data_size()));
+          break;
+        default:  // float16, bfloat16 and the small integer types keep their values in int32_data
+          check_count(static_cast<std::size_t>(t.int32_data_size()));
+          break;
+      }
+    }
 
     if (type == onnx::TensorProto_DataType_FLOAT) {
       std::span<const float> values;
@@ -307,7 +391,6 @@ class Loader {
         }
         values = net_.tensor(name).f32();
       } else {
-        check_count(static_cast<std::size_t>(t.float_data_size()));
         values = {t.float_data().data(), n};
         net_.add_tensor_view(name, shape, DType::f32, std::as_bytes(values), model_);
       }
@@ -315,7 +398,6 @@ class Loader {
       return;
     }
     if (type == onnx::TensorProto_DataType_INT64 && !has_raw) {
-      check_count(static_cast<std::size_t>(t.int64_data_size()));
       net_.add_tensor_view(name, shape, DType::i64,
                            std::as_bytes(std::span<const std::int64_t>(t.int64_data().data(), n)), model_);
       return;
@@ -331,7 +413,6 @@ class Loader {
       if (has_raw) {
         if (n > 0) std::memcpy(bits.data(), raw.data(), n * 2);
       } else {
-        check_count(static_cast<std::size_t>(t.int32_data_size()));
         for (std::size_t i = 0; i < n; ++i)
           bits[i] = static_cast<std::uint16_t>(t.int32_data(static_cast<int>(i)));
       }
@@ -352,7 +433,6 @@ class Loader {
         for (std::size_t i = 0; i < n; ++i)
           values[i] = static_cast<float>(load_le<double>(raw.data() + 8 * i));
       } else {
-        check_count(static_cast<std::size_t>(t.double_data_size()));
         for (std::size_t i = 0; i < n; ++i)
           values[i] = static_cast<float>(t.double_data(static_cast<int>(i)));
       }
@@ -389,11 +469,9 @@ class Loader {
         }
       }
     } else if (type == onnx::TensorProto_DataType_UINT32) {
-      check_count(static_cast<std::size_t>(t.uint64_data_size()));
       for (std::size_t i = 0; i < n; ++i)
         values[i] = static_cast<std::int64_t>(t.uint64_data(static_cast<int>(i)));
     } else {
-      check_count(static_cast<std::size_t>(t.int32_data_size()));
       for (std::size_t i = 0; i < n; ++i)
         values[i] = t.int32_data(static_cast<int>(i));
     }
@@ -421,6 +499,21 @@ class Loader {
     for (const auto& d : tt.shape().dim())
       shape.push_back(d.has_dim_value() && d.dim_value() > 0 ? d.dim_value()
                                                              : -1);  // -1: dynamic (dim_param)
+    // No data backs a declared shape, and the plan sizes its buffers from it (a static batch of 2^32 would
+    // ask for terabytes): the fixed dimensions must fit the limit for declared tensors.
+    if (shape.size() > max_rank)
+      throw ModelError(cat(file_, ": ", what, " has ", shape.size(), " dimensions (at most ", max_rank, ")"));
+    std::uint64_t fixed = 1;
+    for (const auto d : shape) {
+      if (d > 0)
+        fixed = checked_mul<ModelError>(fixed, static_cast<std::uint64_t>(d),
+                                        cat(file_, ": ", what, " shape ", shape_str(shape)));
+    }
+    if (fixed > max_declared_elements) {
+      throw ModelError(cat(file_, ": ", what, " declares shape ", shape_str(shape), " = ", fixed,
+                           " elements, more than the limit of ", max_declared_elements,
+                           " for a declared input (an absurd static batch?)"));
+    }
     Op op = make_op(OpKind::input, unique_name(in.name()), -1);
     op.int_lists["shape"] = shape;
     op.source_op = "graph input";
@@ -681,6 +774,10 @@ const std::vector<std::string>& supported_onnx_ops() {
 
 Network load_onnx(const std::filesystem::path& file) {
   return Loader(file).load();
+}
+
+std::vector<std::filesystem::path> onnx_external_data_files(const std::filesystem::path& file) {
+  return Loader(file).external_files();
 }
 
 }  // namespace spikesim::models

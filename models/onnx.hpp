@@ -34,6 +34,10 @@ namespace spikesim::models {
 
 Network load_onnx(const std::filesystem::path& file);
 
+// The external-data files `file`'s initializers and constants name (each resolved inside its directory, as
+// load_onnx does), sorted and without repeats: what a stored result must key on beside the model itself.
+std::vector<std::filesystem::path> onnx_external_data_files(const std::filesystem::path& file);
+
 // The op types load_onnx accepts, in the order above.
 const std::vector<std::string>& supported_onnx_ops();
 

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "base/checked.hpp"
+#include "base/json.hpp"
 #include "base/text.hpp"
 #include "models/error.hpp"
 #include "models/mapped_file.hpp"
@@ -51,47 +53,36 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
   }
   const std::uint64_t data_start = 8 + header_len;
   const std::uint64_t data_size = bytes.size() - data_start;
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(reinterpret_cast<const char*>(bytes.data() + 8),            // NOLINT
-                                   reinterpret_cast<const char*>(bytes.data() + data_start));  // NOLINT
-  } catch (const nlohmann::json::exception& e) {
-    throw ModelError(cat(file, ": safetensors header is not valid JSON (", e.what(), ")"));
-  }
+  const auto header = parse_json<ModelError>(
+      std::string_view(reinterpret_cast<const char*>(bytes.data() + 8), header_len),  // NOLINT
+      cat(file, ": safetensors header"));
   if (!header.is_object()) throw ModelError(cat(file, ": safetensors header is not a JSON object"));
 
   std::vector<Entry> entries;
-  for (const auto& [name, info] : header.items()) {
+  for (const auto& [name, info] : JsonAt<ModelError>(header, file).items()) {
     if (name == "__metadata__") {
-      if (!info.is_object()) throw ModelError(cat(file, ": __metadata__ is not an object"));
       for (const auto& [k, v] : info.items())
-        out.metadata[k] = v.is_string() ? v.get<std::string>() : v.dump();
+        out.metadata[k] = v.is_string() ? v.string() : v.json().dump();
       continue;
     }
-    const std::string what = cat(file, ": tensor '", name, "'");
-    try {
-      Entry e;
-      e.name = name;
-      e.dtype = info.at("dtype").get<std::string>();
-      e.shape = info.at("shape").get<std::vector<std::int64_t>>();
-      const auto offsets = info.at("data_offsets").get<std::vector<std::uint64_t>>();
-      if (offsets.size() != 2) throw ModelError(cat(what, ": data_offsets must hold [begin, end]"));
-      e.begin = offsets[0];
-      e.end = offsets[1];
-      entries.push_back(std::move(e));
-    } catch (const nlohmann::json::exception& ex) {
-      throw ModelError(cat(what, ": malformed header entry (", ex.what(), ")"));
-    }
+    Entry e;
+    e.name = name;
+    e.dtype = info.at("dtype").string();
+    for (const auto& d : info.at("shape").elements())
+      e.shape.push_back(d.integer(0));
+    const auto offsets = info.at("data_offsets");
+    if (offsets.size() != 2) offsets.fail("must hold [begin, end]");
+    e.begin = static_cast<std::uint64_t>(offsets.at(0).integer(0));
+    e.end = static_cast<std::uint64_t>(offsets.at(1).integer(0));
+    entries.push_back(std::move(e));
   }
   for (const Entry& e : entries) {
     const std::string what = cat(file, ": tensor '", e.name, "'");
     const std::size_t elem = dtype_bytes(e.dtype);
     if (elem == 0) throw ModelError(cat(what, ": unknown dtype '", e.dtype, "'"));
-    std::uint64_t numel = 1;
-    for (const auto d : e.shape) {
-      if (d < 0) throw ModelError(cat(what, ": negative dimension in shape ", shape_str(e.shape)));
-      numel *= static_cast<std::uint64_t>(d);
-    }
+    const std::uint64_t need = checked_mul<ModelError>(
+        checked_numel<ModelError>(e.shape, cat(what, " shape ", shape_str(e.shape))), std::uint64_t{elem},
+        cat(what, " shape ", shape_str(e.shape), " of ", e.dtype));
     if (e.end < e.begin) {
       throw ModelError(cat(what, ": data_offsets [", e.begin, ", ", e.end, "] end before they begin"));
     }
@@ -99,26 +90,29 @@ SafetensorsFile read_safetensors(const std::filesystem::path& path) {
       throw ModelError(cat(what, ": data_offsets [", e.begin, ", ", e.end, "] reach past the data section (",
                            data_size, " bytes; file ", bytes.size(), " bytes): truncated or corrupt"));
     }
-    if (e.end - e.begin != numel * elem) {
+    if (e.end - e.begin != need) {
       throw ModelError(cat(what, ": data_offsets [", e.begin, ", ", e.end, "] hold ", e.end - e.begin,
-                           " bytes but shape ", shape_str(e.shape), " of ", e.dtype, " needs ",
-                           numel * elem));
+                           " bytes but shape ", shape_str(e.shape), " of ", e.dtype, " needs ", need));
     }
   }
+  // No two tensors may share bytes. Sorted by offset, each non-empty tensor must start at or after the
+  // furthest end seen so far (empty tensors hold no bytes and must not hide an overlap of their neighbours).
   std::vector<const Entry*> by_offset;
   by_offset.reserve(entries.size());
-  for (const Entry& e : entries)
-    by_offset.push_back(&e);
+  for (const Entry& e : entries) {
+    if (e.end > e.begin) by_offset.push_back(&e);
+  }
   std::sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
-    return std::tie(a->begin, a->end) < std::tie(b->begin, b->end);
+    return std::tie(a->begin, a->end, a->name) < std::tie(b->begin, b->end, b->name);
   });
-  for (std::size_t i = 1; i < by_offset.size(); ++i) {
-    const Entry& a = *by_offset[i - 1];
-    const Entry& b = *by_offset[i];
-    if (b.begin < a.end && b.end > b.begin) {
-      throw ModelError(cat(file, ": tensor '", b.name, "' data_offsets [", b.begin, ", ", b.end,
-                           "] overlap tensor '", a.name, "' [", a.begin, ", ", a.end, "]"));
+  const Entry* furthest = nullptr;
+  for (const Entry* b : by_offset) {
+    if (furthest != nullptr && b->begin < furthest->end) {
+      throw ModelError(cat(file, ": tensor '", b->name, "' data_offsets [", b->begin, ", ", b->end,
+                           "] overlap tensor '", furthest->name, "' [", furthest->begin, ", ", furthest->end,
+                           "]"));
     }
+    if (furthest == nullptr || b->end > furthest->end) furthest = b;
   }
 
   out.storage.push_back(map);

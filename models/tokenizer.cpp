@@ -1,5 +1,6 @@
 #include "models/tokenizer.hpp"
 
+#include <cmath>
 #include <cstring>
 
 #include "base/text.hpp"
@@ -60,9 +61,15 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path, std::int64_t vocab_
     std::int32_t len = 0;
     read(&score, 4, "score");
     read(&len, 4, "length");
-    if (len < 0) {
-      throw ModelError(cat(t.file_, ": piece ", t.pieces_.size(), " has length ", len, " at offset ", pos - 4,
-                           " (corrupt tokenizer?)"));
+    if (!std::isfinite(score)) {
+      throw ModelError(cat(t.file_, ": piece ", t.pieces_.size(), " has score ", score, " at offset ",
+                           pos - 8, " (corrupt tokenizer?)"));
+    }
+    // Checked against the bytes left before anything is allocated: a corrupt length must not ask for 2 GB.
+    if (len < 0 || static_cast<std::size_t>(len) > b.size() - pos) {
+      throw ModelError(cat(t.file_, ": truncated llama2.c tokenizer: piece ", t.pieces_.size(),
+                           " has length ", len, " at offset ", pos - 4, ", but ", b.size() - pos,
+                           " bytes are left in the file"));
     }
     std::string piece(static_cast<std::size_t>(len), '\0');
     read(piece.data(), piece.size(), "bytes");

@@ -7,10 +7,15 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake ninja-build pkg-config clang-format clang-tidy
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes, clang's OpenMP
+  clang libclang-rt-14-dev libomp-dev
+  # the full-disk tests run spikesim on a small tmpfs in a private mount namespace (unshare)
+  util-linux
   # C++ libraries
   libeigen3-dev libboost-graph-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
+  libpcre2-dev libicu-dev
   # python, used only for plots, notebooks, trace export and benchmarks
   python3-numpy python3-h5py python3-matplotlib
   python3-nbconvert python3-nbclient python3-ipykernel python3-nbformat

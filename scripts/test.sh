@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds spikesim and runs every test: the release build (warnings are errors), then the same suite under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then the formatting and clang-tidy checks.
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the formatting and clang-tidy checks, then every fuzz
+# harness for 30 s (clang + libFuzzer, scripts/fuzz.sh; SPIKESIM_FUZZ_SECONDS overrides, 0 skips).
 # Installs missing Debian packages first (scripts/setup.sh). Used by the README and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +25,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 echo "== $(date +%T) format and lint"
 scripts/lint.sh build/release
+fuzz_seconds=${SPIKESIM_FUZZ_SECONDS:-30}
+if ((fuzz_seconds > 0)); then
+  echo "== $(date +%T) fuzzing (${fuzz_seconds} s per target)"
+  scripts/fuzz.sh "$fuzz_seconds"
+fi
 echo "== $(date +%T) all tests passed"

@@ -32,6 +32,21 @@ std::vector<float> gaussian(std::size_t n, std::uint32_t seed, float stddev = 1.
 // Runs the CLI in-process (argv[0] is supplied) and returns its exit status.
 int run_cli(std::vector<std::string> args);
 
+// The built spikesim binary run as a child process (a crash or an abort shows as a signal instead of taking
+// the test binary down), with what it printed, how long it ran and its peak memory.
+struct ProcessResult {
+  int status = -1;         // exit status; -1 when killed by a signal
+  int signal = 0;          // the signal that ended it, 0 if it exited
+  bool timed_out = false;  // killed after the timeout
+  std::string out;
+  std::string err;
+  double seconds = 0.0;
+  double max_rss_mib = 0.0;
+};
+// `prefix` runs before the binary (e.g. {"unshare", ...}); the binary's path is appended to it.
+ProcessResult run_spikesim(const std::vector<std::string>& args, double timeout_s = 60.0,
+                           const std::vector<std::string>& prefix = {});
+
 struct TraceLayer {
   std::string name;
   std::int64_t index = 0;

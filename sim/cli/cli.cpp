@@ -2,8 +2,10 @@
 
 #include <omp.h>
 
+#include <cmath>
 #include <iostream>
 
+#include "base/text.hpp"
 #include "base/error.hpp"
 #include "coding/scheme.hpp"
 #include "sim/run/run_model.hpp"
@@ -39,7 +41,16 @@ void add_coding_options(CLI::App& cmd, CodingArgs& args) {
       ->capture_default_str();
 }
 
+void check_finite_option(double value, const char* option) {
+  if (!std::isfinite(value)) throw UsageError(cat(option, ": ", value, " is not a finite number"));
+}
+
 SiteConfig site_config(const CodingArgs& args) {
+  // CLI11's number checks let nan and inf through (nan < 0 is false): every value is checked here, naming the
+  // option, before it can silently mean "adaptive" or poison the counts.
+  check_finite_option(args.k, "--k");
+  check_finite_option(args.v_th, "--v-th");
+  check_finite_option(args.lif_beta, "--lif-beta");
   SiteConfig c;
   c.neuron.kind = neurons::parse_neuron_kind(args.neuron);
   c.neuron.k = args.k;
@@ -127,6 +138,13 @@ void apply_dataset_args(const DatasetArgs& args, RunRequest& request) {
   request.layout_given = !args.layout.empty();
   if (request.layout_given) request.preprocess.layout = models::parse_layout(args.layout);
   request.limit = args.limit;
+  if (args.batch > max_batch)
+    throw UsageError(
+        cat("--batch ", args.batch, " is more than the limit of ", max_batch, " samples per run"));
+  for (const double v : args.mean)
+    check_finite_option(v, "--mean");
+  for (const double v : args.std)
+    check_finite_option(v, "--std");
   request.lower.batch = args.batch;
   request.lower.sites.code_input_layer = args.code_input_layer;
   request.lower.sites.dense_sites = args.dense_sites;
@@ -173,6 +191,9 @@ int cli_main(int argc, char** argv) {
   if (threads > 0) omp_set_num_threads(threads);
   try {
     return action();
+  } catch (const std::bad_alloc&) {
+    std::cerr << "spikesim: error: out of memory\n";
+    return 1;
   } catch (const InternalError& e) {
     std::cerr << "spikesim: internal error (a bug: please report it with the command line): " << e.what()
               << "\n";

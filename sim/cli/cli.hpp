@@ -28,6 +28,8 @@ struct CodingArgs {
 };
 
 void add_coding_options(CLI::App& cmd, CodingArgs& args);
+// UsageError "<option>: nan is not a finite number" unless `value` is finite.
+void check_finite_option(double value, const char* option);
 SiteConfig site_config(const CodingArgs& args);
 
 // --hardware NAME|FILE (repeatable); the default profile set when none is given.
@@ -60,6 +62,7 @@ struct DatasetArgs {
   std::vector<std::string> dense_sites;
 };
 void add_dataset_options(CLI::App& cmd, DatasetArgs& args, bool required);
+inline constexpr std::int64_t max_batch = 65536;  // --batch: samples per run of the plan
 // Fills the dataset, preprocessing and lowering fields of a run request.
 struct RunRequest;
 void apply_dataset_args(const DatasetArgs& args, RunRequest& request);

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "base/files.hpp"
 #include "base/text.hpp"
 #include "models/error.hpp"
 #include "sim/cli/cli.hpp"
@@ -59,6 +60,8 @@ double peak_rss_mib() {
 }
 
 int run_account(const AccountArgs& a) {
+  const OutputLock lock(a.out);  // a second run into the same --out fails here, before any work
+  check_finite_option(a.sigma, "--sigma");
   AccountRequest request;
   request.config = a.config;
   request.tokens = a.tokens;

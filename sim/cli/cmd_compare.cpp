@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "base/files.hpp"
 #include "coding/scheme.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/report/compare.hpp"
@@ -24,6 +25,7 @@ struct CompareArgs {
 };
 
 int compare(const CompareArgs& a) {
+  const OutputLock lock(a.out);  // a second sweep into the same --out fails here, before any work
   CompareRequest r;
   r.models = a.models;
   for (const auto& c : a.codings)

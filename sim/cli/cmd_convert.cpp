@@ -25,6 +25,7 @@ struct ConvertArgs {
 };
 
 int convert(const ConvertArgs& a) {
+  const OutputLock lock(a.out);  // a second run into the same --out fails here, before any work
   const models::LlmModel model = load_llm(a.model);
   std::string dtype = a.dtype;
   for (char& ch : dtype)

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "base/files.hpp"
 #include "models/events_file.hpp"
 #include "models/trace.hpp"
 #include "sim/cli/cli.hpp"
@@ -20,6 +21,7 @@ struct EncodeArgs {
 };
 
 int encode(const EncodeArgs& a) {
+  const OutputLock lock(a.out, OutputLock::Kind::file);  // a second run writing the same file fails here
   const SiteConfig config = site_config(a.coding);
   const models::Network network = models::load_trace(a.trace);
   const auto layers = encode_trace(lower_network(network), config);

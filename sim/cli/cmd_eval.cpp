@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "base/files.hpp"
 #include "base/text.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/report/report.hpp"
@@ -22,6 +23,7 @@ struct EvalArgs {
 };
 
 int eval(const EvalArgs& a) {
+  const OutputLock lock(a.out);  // a second run into the same --out fails here, before any work
   RunRequest request;
   request.model = a.model;
   request.command = "eval";

@@ -1,8 +1,10 @@
 // spikesim generate: greedy generation from an LLM checkpoint, dense or spike-coded.
 
 #include <iostream>
+#include <optional>
 
 #include "base/error.hpp"
+#include "base/files.hpp"
 #include "base/text.hpp"
 #include "energy/estimate.hpp"
 #include "models/error.hpp"
@@ -31,6 +33,8 @@ struct GenerateArgs {
 };
 
 int generate(const GenerateArgs& a) {
+  std::optional<OutputLock> lock;  // a second run into the same --out fails here, before any work
+  if (!a.out.empty()) lock.emplace(a.out);
   const models::LlmModel model = load_llm(a.model);
   const std::string sites =
       a.spiking ? (a.sites == "default" ? std::string("qkv,o,gateup") : a.sites) : "none";
@@ -59,7 +63,8 @@ int generate(const GenerateArgs& a) {
     prompt = {model.config.bos_id};
   } else {
     throw std::invalid_argument(
-        "no tokenizer for --prompt: pass --tokenizer FILE, put tokenizer.json / tokenizer.bin beside the model, "
+        "no tokenizer for --prompt: pass --tokenizer FILE, put tokenizer.json / tokenizer.bin beside the "
+        "model, "
         "or use --tokens");
   }
 
@@ -102,33 +107,33 @@ int generate(const GenerateArgs& a) {
                                       {"tokens", tokens},
                                       {"text", tokenizer ? Json(text) : Json(nullptr)}};
     // generation.json: the ids and texts of this generation with what made them, written with the report.
-    Json generation{
-        {"model", a.model},
-        {"tokenizer", tokenizer ? Json(tokenizer->file()) : Json(nullptr)},
-        {"tokenizer_format", tokenizer ? Json(std::string(tokenizer->format())) : Json(nullptr)},
-        {"prompt", a.tokens_file.empty() ? Json(a.prompt) : Json(nullptr)},
-        {"prompt_tokens_file", a.tokens_file.empty() ? Json(nullptr) : Json(a.tokens_file)},
-        {"no_bos", a.no_bos},
-        {"settings",
-         {{"mode", a.spiking ? "spiking" : "dense"},
-          {"sites", sites},
-          {"coding", a.spiking ? Json(coding::name(c.coding.scheme)) : Json(nullptr)},
-          {"neuron", a.spiking ? Json(neurons::name(c.neuron.kind)) : Json(nullptr)},
-          {"k", a.spiking ? Json(c.neuron.k) : Json(nullptr)},
-          {"steps", a.steps},
-          {"stop_at_eos", !a.no_stop},
-          {"bos_id", model.config.bos_id},
-          {"eos_id", model.config.eos_id},
-          {"decoding", "greedy (argmax, lowest id on ties)"}}},
-        {"prompt_ids", prompt},
-        {"generated_ids", std::vector<std::int32_t>(generated.begin(), generated.end())},
-        {"text", tokenizer ? Json(text) : Json(nullptr)},
-        {"generated_text", tokenizer ? Json(tokenizer->decode(generated, false)) : Json(nullptr)},
-        {"definitions",
-         {{"text", "decode(prompt_ids + generated_ids) with special tokens skipped"},
-          {"generated_text", "decode(generated_ids) with special tokens kept"}}}};
-    write_report(a.out, report,
-                 {{"generation.json", generation.dump(2, ' ', false, Json::error_handler_t::replace) + "\n"}});
+    Json generation{{"model", a.model},
+                    {"tokenizer", tokenizer ? Json(tokenizer->file()) : Json(nullptr)},
+                    {"tokenizer_format", tokenizer ? Json(std::string(tokenizer->format())) : Json(nullptr)},
+                    {"prompt", a.tokens_file.empty() ? Json(a.prompt) : Json(nullptr)},
+                    {"prompt_tokens_file", a.tokens_file.empty() ? Json(nullptr) : Json(a.tokens_file)},
+                    {"no_bos", a.no_bos},
+                    {"settings",
+                     {{"mode", a.spiking ? "spiking" : "dense"},
+                      {"sites", sites},
+                      {"coding", a.spiking ? Json(coding::name(c.coding.scheme)) : Json(nullptr)},
+                      {"neuron", a.spiking ? Json(neurons::name(c.neuron.kind)) : Json(nullptr)},
+                      {"k", a.spiking ? Json(c.neuron.k) : Json(nullptr)},
+                      {"steps", a.steps},
+                      {"stop_at_eos", !a.no_stop},
+                      {"bos_id", model.config.bos_id},
+                      {"eos_id", model.config.eos_id},
+                      {"decoding", "greedy (argmax, lowest id on ties)"}}},
+                    {"prompt_ids", prompt},
+                    {"generated_ids", std::vector<std::int32_t>(generated.begin(), generated.end())},
+                    {"text", tokenizer ? Json(text) : Json(nullptr)},
+                    {"generated_text", tokenizer ? Json(tokenizer->decode(generated, false)) : Json(nullptr)},
+                    {"definitions",
+                     {{"text", "decode(prompt_ids + generated_ids) with special tokens skipped"},
+                      {"generated_text", "decode(generated_ids) with special tokens kept"}}}};
+    write_report(
+        a.out, report,
+        {{"generation.json", generation.dump(2, ' ', false, Json::error_handler_t::replace) + "\n"}});
   }
   if (!a.quiet) {
     std::cerr << "spikesim generate: " << tokens.size() - prompt.size() << " tokens, "
@@ -149,8 +154,9 @@ void add_generate_command(CLI::App& app, Action& action) {
                   "llama2.c .bin checkpoint, or a directory / .safetensors with config.json")
       ->required()
       ->check(CLI::ExistingPath);
-  cmd->add_option("--tokenizer", args->tokenizer,
-                  "llama2.c tokenizer .bin or Hugging Face tokenizer.json (default: the one beside the model)")
+  cmd->add_option(
+         "--tokenizer", args->tokenizer,
+         "llama2.c tokenizer .bin or Hugging Face tokenizer.json (default: the one beside the model)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--prompt", args->prompt, "Text to continue (default: from BOS alone)");
   cmd->add_option("--tokens", args->tokens_file, "File of prompt token ids instead of --prompt")
@@ -159,8 +165,9 @@ void add_generate_command(CLI::App& app, Action& action) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--no-stop", args->no_stop, "Do not stop at BOS/EOS");
-  cmd->add_flag("--no-bos", args->no_bos,
-                "Tokenize the prompt without BOS (llama2.c) / the post-processor's special tokens (tokenizer.json)");
+  cmd->add_flag(
+      "--no-bos", args->no_bos,
+      "Tokenize the prompt without BOS (llama2.c) / the post-processor's special tokens (tokenizer.json)");
   cmd->add_flag("--spiking", args->spiking,
                 "Generate from the spike-coded model (implied by --coding, --k, --neuron or --sites)");
   cmd->add_option(

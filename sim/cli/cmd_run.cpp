@@ -4,6 +4,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "base/files.hpp"
 #include "base/progress.hpp"
 #include "base/text.hpp"
 #include "sim/cli/cli.hpp"
@@ -31,6 +32,7 @@ struct RunArgs {
 };
 
 int run(const RunArgs& a) {
+  const OutputLock lock(a.out);  // a second run into the same --out fails here, before any work
   RunRequest request;
   request.model = a.model;
   request.site = site_config(a.coding);

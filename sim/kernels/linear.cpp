@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 
 #include "base/text.hpp"
 
@@ -68,12 +69,55 @@ LinearWeights LinearWeights::from_row_major(std::string name, std::span<const fl
   return layer;
 }
 
+LinearWeights LinearWeights::from_stored(std::string name, const void* w, WeightType type, std::int64_t out,
+                                         std::int64_t in, std::span<const float> bias) {
+  if (type == WeightType::f32) {
+    return from_row_major(std::move(name), {static_cast<const float*>(w), static_cast<std::size_t>(out * in)},
+                          out, in, bias);
+  }
+  if (!bias.empty()) check_size(name + " bias", bias.size(), out);
+  LinearWeights layer;
+  layer.name = std::move(name);
+  layer.in = in;
+  layer.out = out;
+  layer.type = type;
+  const auto n_in = static_cast<std::size_t>(in);
+  const auto n_out = static_cast<std::size_t>(out);
+  layer.fanout16.resize(n_in * n_out);
+  layer.row_sum.assign(n_out, 0.0F);
+  layer.fanout_nonzero.assign(n_in, 0);
+  const auto* src = static_cast<const std::uint16_t*>(w);
+  // Transposed in tiles so both sides stay in cache; row sums in input order, in double (as from_row_major).
+  constexpr std::size_t tile = 64;
+  std::vector<double> sum(n_out, 0.0);
+  for (std::size_t j0 = 0; j0 < n_in; j0 += tile) {
+    const std::size_t j1 = std::min(n_in, j0 + tile);
+    for (std::size_t o = 0; o < n_out; ++o) {
+      const std::uint16_t* row = src + o * n_in;
+      double s_o = sum[o];
+      for (std::size_t j = j0; j < j1; ++j) {
+        std::uint16_t bits = 0;
+        std::memcpy(&bits, row + j, 2);
+        layer.fanout16[j * n_out + o] = bits;
+        const float v = type == WeightType::f16 ? half_to_float(bits) : bf16_to_float(bits);
+        layer.fanout_nonzero[j] += v != 0.0F ? 1 : 0;
+        s_o += static_cast<double>(v);
+      }
+      sum[o] = s_o;
+    }
+  }
+  for (std::size_t o = 0; o < n_out; ++o)
+    layer.row_sum[o] = static_cast<float>(sum[o]);
+  layer.bias.assign(bias.begin(), bias.end());
+  return layer;
+}
+
 void dense_forward(const LinearWeights& layer, std::span<const float> x, std::int64_t tokens,
                    std::span<float> y) {
+  if (layer.shape_only()) throw std::invalid_argument(cat(layer.name, ": shape-only weights cannot be run"));
   check_size(layer.name + " dense input", x.size(), tokens * layer.in);
   check_size(layer.name + " dense output", y.size(), tokens * layer.out);
   const Eigen::Map<const RowMatrix> xm(x.data(), tokens, layer.in);
-  const Eigen::Map<const RowMatrix> wt(layer.fanout.data(), layer.in, layer.out);
   Eigen::Map<RowMatrix> ym(y.data(), tokens, layer.out);
   // Fixed blocks of output columns, each one single-threaded Eigen GEMM (Eigen's own threading is off:
   // EIGEN_DONT_PARALLELIZE), threaded over blocks. Eigen picks its blocking, and so its rounding, from the
@@ -81,11 +125,45 @@ void dense_forward(const LinearWeights& layer, std::span<const float> x, std::in
   constexpr Eigen::Index block = 256;
   const Eigen::Index n_blocks = (layer.out + block - 1) / block;
   const bool threaded = n_blocks > 1 && tokens * layer.in * layer.out > (std::int64_t{1} << 20);
+  if (layer.type == WeightType::f32) {
+    const Eigen::Map<const RowMatrix> wt(layer.fanout.data(), layer.in, layer.out);
 #pragma omp parallel for schedule(static) if (threaded)
-  for (Eigen::Index b = 0; b < n_blocks; ++b) {
-    const Eigen::Index o0 = b * block;
-    const Eigen::Index width = std::min(block, layer.out - o0);
-    ym.middleCols(o0, width).noalias() = xm * wt.middleCols(o0, width);
+    for (Eigen::Index b = 0; b < n_blocks; ++b) {
+      const Eigen::Index o0 = b * block;
+      const Eigen::Index width = std::min(block, layer.out - o0);
+      ym.middleCols(o0, width).noalias() = xm * wt.middleCols(o0, width);
+    }
+  } else {
+    // 16-bit weights: each block of output columns is widened into a per-thread buffer [in][width], then
+    // the same GEMM as for F32 (identical values, identical blocks: identical results).
+    const auto in = static_cast<std::size_t>(layer.in);
+    const auto out = static_cast<std::size_t>(layer.out);
+#pragma omp parallel if (threaded)
+    {
+      std::vector<float> wide;
+#pragma omp for schedule(static)
+      for (Eigen::Index b = 0; b < n_blocks; ++b) {
+        const Eigen::Index o0 = b * block;
+        const Eigen::Index width = std::min(block, layer.out - o0);
+        const auto w = static_cast<std::size_t>(width);
+        wide.resize(in * w);
+        for (std::size_t j = 0; j < in; ++j) {
+          const std::uint16_t* src = layer.fanout16.data() + j * out + static_cast<std::size_t>(o0);
+          float* dst = wide.data() + j * w;
+          if (layer.type == WeightType::bf16) {
+            for (std::size_t o = 0; o < w; ++o)
+              dst[o] = bf16_to_float(src[o]);
+          } else {
+            for (std::size_t o = 0; o < w; ++o)
+              dst[o] = half_to_float(src[o]);
+          }
+        }
+        // The same expression as the F32 path (a column block of a row-major map): Eigen picks its GEMM
+        // path, and so its rounding, from the expression, not only from the values.
+        const Eigen::Map<const RowMatrix> wt(wide.data(), layer.in, width);
+        ym.middleCols(o0, width).noalias() = xm * wt.middleCols(0, width);
+      }
+    }
   }
   if (!layer.bias.empty()) {
     const Eigen::Map<const Eigen::RowVectorXf> b(layer.bias.data(), layer.out);
@@ -110,10 +188,9 @@ void event_forward_reference(const LinearWeights& layer, const coding::EventStre
       const std::uint32_t r = events.neuron[e] / cols;
       const std::uint32_t j = events.neuron[e] % cols;
       const float a = w_t * static_cast<float>(events.sign[e]);
-      const float* wj = layer.fanout.data() + j * out;
       float* yr = y.data() + r * out;
       for (std::size_t o = 0; o < out; ++o)
-        yr[o] += a * wj[o];
+        yr[o] += a * layer.weight(j, o);
     }
   }
   finish_event_outputs(events.scale, events.zero_point, layer.row_sum, layer.bias, 1, y);
@@ -132,6 +209,29 @@ inline Vec16 load16(const float* p) {
 }
 inline void store16(float* p, Vec16 v) {
   std::memcpy(p, &v, sizeof v);
+}
+
+// 16 consecutive stored weights as floats (exact widening).
+template <WeightType type>
+inline Vec16 load_weights16(const void* p) {
+  if constexpr (type == WeightType::f32) {
+    return load16(static_cast<const float*>(p));
+  } else if constexpr (type == WeightType::bf16) {
+    using U16 = std::uint16_t __attribute__((vector_size(32)));
+    using U32 = std::uint32_t __attribute__((vector_size(64)));
+    U16 h;
+    std::memcpy(&h, p, sizeof h);
+    const U32 bits = __builtin_convertvector(h, U32) << 16U;
+    Vec16 v;
+    std::memcpy(&v, &bits, sizeof v);
+    return v;
+  } else {
+    Vec16 v;
+    const auto* h = static_cast<const std::uint16_t*>(p);
+    for (std::size_t i = 0; i < lanes; ++i)
+      v[i] = half_to_float(h[i]);
+    return v;
+  }
 }
 
 // One event batch entry: presynaptic neuron j fired with coded value `value` (the exact sum of its spikes'
@@ -201,25 +301,49 @@ EventPlan plan_events(const coding::CodedTensor& coded, std::size_t block_in) {
 // sit in L1/L2 without TLB misses (the fan-out rows themselves are `out` floats apart).
 constexpr std::size_t pack_min_rows = 8;
 
-// acc += value * (weight row of j) over a token's events; rows are `fixed_stride` floats apart when that is
-// non-zero (packed: a constant, so the address is a shift), else `stride`.
-template <std::size_t nv, std::size_t fixed_stride>
-inline void accumulate(Vec16* acc, const Event* first, const Event* last, const float* base,
-                       std::size_t stride) {
+// y = V_th * (acc - zero_point * row_sum) + bias on n registers of accumulators. One out-of-line function
+// for every tile shape and weight dtype, so the compiler contracts these multiply-adds the same way for all
+// of them (results do not depend on the stored dtype).
+__attribute__((noinline)) void finish_accumulators(Vec16* acc, std::size_t n, float zp, float scale,
+                                                   const float* row_sum, const float* bias) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (zp != 0.0F) acc[i] -= zp * load16(row_sum + i * lanes);
+    acc[i] *= scale;
+    if (bias != nullptr) acc[i] += load16(bias + i * lanes);
+  }
+}
+
+// The stored weights of a layer as an array of their element type.
+template <WeightType type>
+using Elem = std::conditional_t<type == WeightType::f32, float, std::uint16_t>;
+template <WeightType type>
+const Elem<type>* stored(const LinearWeights& layer) {
+  if constexpr (type == WeightType::f32) {
+    return layer.fanout.data();
+  } else {
+    return layer.fanout16.data();
+  }
+}
+
+// acc += value * (weight row of j) over a token's events; rows are `fixed_stride` elements apart when that
+// is non-zero (packed: a constant, so the address is a shift), else `stride`.
+template <std::size_t nv, std::size_t fixed_stride, WeightType type>
+inline void accumulate(Vec16* acc, const Event* first, const Event* last, const Elem<type>* base,
+                       std::size_t stride, std::size_t j0) {
   const std::size_t row_stride = fixed_stride != 0 ? fixed_stride : stride;
   for (const Event* e = first; e != last; ++e) {
-    const float* w = base + static_cast<std::size_t>(e->j) * row_stride;
+    const Elem<type>* w = base + (static_cast<std::size_t>(e->j) - j0) * row_stride;
     const float value = e->value;
     for (std::size_t i = 0; i < nv; ++i)
-      acc[i] += value * load16(w + i * lanes);
+      acc[i] += value * load_weights16<type>(w + i * lanes);
   }
 }
 
 // Output neurons o0 .. o0 + 16 * nv - 1 of every token. For each block of presynaptic neurons, its weight
 // rows stay in cache while every token's events of that block are delivered; each token's accumulators stay
 // in registers while its events are summed. Summation order per output: j ascending, whatever the block
-// size, packing or thread count.
-template <std::size_t nv>
+// size, packing, thread count or stored dtype (16-bit weights are widened exactly as they are read).
+template <std::size_t nv, WeightType type>
 void deliver_tile(const LinearWeights& layer, const EventPlan& plan, const coding::CodedTensor& coded,
                   std::size_t o0, float* y, std::vector<float>& pack, bool prefetch) {
   const auto rows = static_cast<std::size_t>(coded.rows);
@@ -228,26 +352,24 @@ void deliver_tile(const LinearWeights& layer, const EventPlan& plan, const codin
   const auto in = static_cast<std::size_t>(layer.in);
   const std::size_t stride = plan.n_blocks + 1;
   const bool packed = rows >= pack_min_rows;
+  const Elem<type>* weights = stored<type>(layer);
   if (packed) pack.resize(plan.block_in * width);
   for (std::size_t kb = 0; kb < plan.n_blocks; ++kb) {
     const std::size_t j0 = kb * plan.block_in;
     const std::size_t j1 = std::min(in, j0 + plan.block_in);
-    // Weight row of presynaptic neuron j for this tile: base + j * row_stride.
-    const float* base = layer.fanout.data() + o0;
-    std::size_t row_stride = out;
     if (packed) {
+      // The active weight rows of this block, widened, in a contiguous buffer [block_in][width].
       for (std::size_t j = j0; j < j1; ++j) {
         if (plan.active[j] == 0) continue;  // no token spiked on j: its weights are never read
-        const float* src = layer.fanout.data() + j * out + o0;
+        const Elem<type>* src = weights + j * out + o0;
         float* dst = pack.data() + (j - j0) * width;
         for (std::size_t i = 0; i < nv; ++i)
-          store16(dst + i * lanes, load16(src + i * lanes));
+          store16(dst + i * lanes, load_weights16<type>(src + i * lanes));
       }
-      base = pack.data() - j0 * width;  // never dereferenced below j0
-      row_stride = width;
     }
     // While this block's tokens are served, prefetch the next block's active weight rows from memory (the
-    // rows are `out` floats apart, a stride hardware prefetchers do not follow), a few cache lines per token.
+    // rows are `out` elements apart, a stride hardware prefetchers do not follow), a few cache lines per
+    // token.
     const std::size_t next0 = j1;
     const std::size_t next1 = std::min(in, j1 + plan.block_in);
     std::size_t prefetch_j = next0;
@@ -255,8 +377,8 @@ void deliver_tile(const LinearWeights& layer, const EventPlan& plan, const codin
     for (std::size_t r = 0; r < rows; ++r) {
       for (std::size_t n = 0; n < lines_per_row && prefetch_j < next1; ++prefetch_j) {
         if (plan.active[prefetch_j] == 0) continue;
-        const float* src = layer.fanout.data() + prefetch_j * out + o0;
-        for (std::size_t i = 0; i < nv; ++i)
+        const Elem<type>* src = weights + prefetch_j * out + o0;
+        for (std::size_t i = 0; i < nv; i += (type == WeightType::f32 ? 1 : 2))
           __builtin_prefetch(src + i * lanes);
         ++n;
       }
@@ -268,22 +390,36 @@ void deliver_tile(const LinearWeights& layer, const EventPlan& plan, const codin
       const Event* first = plan.events.data() + cut[0];
       const Event* last = plan.events.data() + cut[1];
       if (packed) {
-        accumulate<nv, width>(acc, first, last, base, width);
+        accumulate<nv, width, WeightType::f32>(acc, first, last, pack.data(), width, j0);
       } else {
-        accumulate<nv, 0>(acc, first, last, base, row_stride);
+        accumulate<nv, 0, type>(acc, first, last, weights + o0, out, 0);
       }
       if (kb + 1 == plan.n_blocks) {  // last block: y = V_th * (acc - zero_point * row_sum) + bias
-        const auto zp = static_cast<float>(coded.zero_point[r]);
-        const float scale = coded.scale[r];
-        for (std::size_t i = 0; i < nv; ++i) {
-          if (zp != 0.0F) acc[i] -= zp * load16(layer.row_sum.data() + o0 + i * lanes);
-          acc[i] *= scale;
-          if (!layer.bias.empty()) acc[i] += load16(layer.bias.data() + o0 + i * lanes);
-        }
+        finish_accumulators(acc, nv, static_cast<float>(coded.zero_point[r]), coded.scale[r],
+                            layer.row_sum.data() + o0, layer.bias.empty() ? nullptr : layer.bias.data() + o0);
       }
       for (std::size_t i = 0; i < nv; ++i)
         store16(yr + i * lanes, acc[i]);
     }
+  }
+}
+
+template <WeightType type>
+void deliver_tile(std::size_t width, const LinearWeights& layer, const EventPlan& plan,
+                  const coding::CodedTensor& coded, std::size_t o0, float* y, std::vector<float>& pack,
+                  bool prefetch) {
+  switch (width) {
+    case 128:
+      deliver_tile<8, type>(layer, plan, coded, o0, y, pack, prefetch);
+      return;
+    case 64:
+      deliver_tile<4, type>(layer, plan, coded, o0, y, pack, prefetch);
+      return;
+    case 32:
+      deliver_tile<2, type>(layer, plan, coded, o0, y, pack, prefetch);
+      return;
+    default:
+      deliver_tile<1, type>(layer, plan, coded, o0, y, pack, prefetch);
   }
 }
 
@@ -300,9 +436,8 @@ void deliver_tail(const LinearWeights& layer, const EventPlan& plan, const codin
     const std::size_t* cut = plan.cut.data() + r * stride;
     for (std::size_t e = cut[0]; e < cut[plan.n_blocks]; ++e) {
       const Event ev = plan.events[e];
-      const float* w = layer.fanout.data() + static_cast<std::size_t>(ev.j) * out;
       for (std::size_t o = o0; o < o1; ++o)
-        yr[o] += ev.value * w[o];
+        yr[o] += ev.value * layer.weight(ev.j, o);
     }
     const auto zp = static_cast<float>(coded.zero_point[r]);
     for (std::size_t o = o0; o < o1; ++o) {
@@ -358,21 +493,17 @@ void event_forward(const LinearWeights& layer, const coding::CodedTensor& coded,
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t t = 0; t < n_tiles; ++t) {
       const Tile tile = tiles[static_cast<std::size_t>(t)];
-      switch (tile.width) {
-        case 128:
-          deliver_tile<8>(layer, plan, coded, tile.o0, y.data(), pack, options.prefetch);
-          break;
-        case 64:
-          deliver_tile<4>(layer, plan, coded, tile.o0, y.data(), pack, options.prefetch);
-          break;
-        case 32:
-          deliver_tile<2>(layer, plan, coded, tile.o0, y.data(), pack, options.prefetch);
-          break;
-        case 16:
-          deliver_tile<1>(layer, plan, coded, tile.o0, y.data(), pack, options.prefetch);
-          break;
-        default:
-          deliver_tail(layer, plan, coded, tile.o0, tile.o0 + tile.width, y.data());
+      if (tile.width < lanes) {
+        deliver_tail(layer, plan, coded, tile.o0, tile.o0 + tile.width, y.data());
+      } else if (layer.type == WeightType::f32) {
+        deliver_tile<WeightType::f32>(tile.width, layer, plan, coded, tile.o0, y.data(), pack,
+                                      options.prefetch);
+      } else if (layer.type == WeightType::bf16) {
+        deliver_tile<WeightType::bf16>(tile.width, layer, plan, coded, tile.o0, y.data(), pack,
+                                       options.prefetch);
+      } else {
+        deliver_tile<WeightType::f16>(tile.width, layer, plan, coded, tile.o0, y.data(), pack,
+                                      options.prefetch);
       }
     }
   }

@@ -12,22 +12,41 @@
 
 #include "coding/coded_tensor.hpp"
 #include "coding/event_stream.hpp"
+#include "sim/kernels/weights.hpp"
 
 namespace spikesim::sim {
 
+// The weights are kept in the checkpoint's dtype: F32 in `fanout`, F16 / BF16 as their 16-bit patterns in
+// `fanout16` (half the memory; widened exactly where a kernel reads them). A layer with neither holds shapes
+// only (the accounting counts it but cannot run it).
 struct LinearWeights {
   std::string name;
-  std::int64_t in = 0;         // presynaptic neurons (input features)
-  std::int64_t out = 0;        // postsynaptic neurons (output features)
-  std::vector<float> fanout;   // [in][out] row j = weights of presynaptic neuron j (W transposed)
-  std::vector<float> bias;     // [out] or empty
-  std::vector<float> row_sum;  // [out] sum_j W[o][j], for the zero-point correction
+  std::int64_t in = 0;   // presynaptic neurons (input features)
+  std::int64_t out = 0;  // postsynaptic neurons (output features)
+  WeightType type = WeightType::f32;
+  std::vector<float> fanout;  // [in][out] (f32): row j = weights of presynaptic neuron j (W transposed)
+  std::vector<std::uint16_t> fanout16;       // [in][out] (f16 / bf16): the same layout, stored bits
+  std::vector<float> bias;                   // [out] or empty
+  std::vector<float> row_sum;                // [out] sum_j W[o][j], for the zero-point correction
   std::vector<std::int64_t> fanout_nonzero;  // [in] non-zero weights in each fan-out row
 
   // Lowers W [out][in] (row-major, as stored by PyTorch/HF/llama2.c) and an optional bias [out].
   static LinearWeights from_row_major(std::string name, std::span<const float> w, std::int64_t out,
                                       std::int64_t in, std::span<const float> bias = {});
+  // The same from stored values of `type` (W [out][in] row-major at `w`), kept in that type.
+  static LinearWeights from_stored(std::string name, const void* w, WeightType type, std::int64_t out,
+                                   std::int64_t in, std::span<const float> bias = {});
   [[nodiscard]] std::int64_t weight_count() const { return in * out; }
+  [[nodiscard]] bool shape_only() const { return fanout.empty() && fanout16.empty(); }
+  // Weight of presynaptic neuron j to output o, as float.
+  [[nodiscard]] float weight(std::size_t j, std::size_t o) const {
+    const std::size_t i = j * static_cast<std::size_t>(out) + o;
+    return type == WeightType::f32
+               ? fanout[i]
+               : (type == WeightType::f16 ? half_to_float(fanout16[i]) : bf16_to_float(fanout16[i]));
+  }
+  // Bytes the weights take in memory.
+  [[nodiscard]] std::size_t weight_bytes() const { return fanout.size() * 4 + fanout16.size() * 2; }
 };
 
 // y [tokens][out] = x [tokens][in] W^T + b.

@@ -5,12 +5,14 @@
 
 namespace spikesim::sim::ops {
 
-void embedding(std::span<const float> table, std::int64_t dim, std::span<const std::int32_t> ids,
+void embedding(const void* table, WeightType type, std::int64_t dim, std::span<const std::int32_t> ids,
                std::span<float> out) {
   const auto d = static_cast<std::size_t>(dim);
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    const float* e = table.data() + static_cast<std::size_t>(ids[i]) * d;
-    std::copy(e, e + d, out.data() + i * d);
+    const std::size_t row = static_cast<std::size_t>(ids[i]) * d;
+    float* o = out.data() + i * d;
+    for (std::size_t c = 0; c < d; ++c)
+      o[c] = widen(table, type, row + c);
   }
 }
 

@@ -7,10 +7,12 @@
 #include <span>
 #include <vector>
 
+#include "sim/kernels/weights.hpp"
+
 namespace spikesim::sim::ops {
 
-// out [rows][dim] = table[ids[r]]: the embedding lookup. table [vocab][dim].
-void embedding(std::span<const float> table, std::int64_t dim, std::span<const std::int32_t> ids,
+// out [rows][dim] = table[ids[r]]: the embedding lookup. table [vocab][dim] in its stored dtype.
+void embedding(const void* table, WeightType type, std::int64_t dim, std::span<const std::int32_t> ids,
                std::span<float> out);
 
 // out [rows][dim] = x / sqrt(mean(x^2) + eps) * weight, accumulated in double.

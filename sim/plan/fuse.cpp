@@ -13,9 +13,19 @@ LinearWeights concat_projections(const std::string& name, const std::vector<cons
     w.out += p->out;
   const auto in = static_cast<std::size_t>(w.in);
   const auto out = static_cast<std::size_t>(w.out);
-  const bool values = !parts.front()->fanout.empty();  // false: shape-only weights (nothing to copy)
+  // The fused layer keeps the parts' dtype when they share one, else widens to F32; shape-only parts fuse
+  // into a shape-only layer.
+  const bool values = !parts.front()->shape_only();
+  const bool same_type =
+      std::all_of(parts.begin(), parts.end(), [&](const auto* p) { return p->type == parts.front()->type; });
+  w.type = same_type ? parts.front()->type : WeightType::f32;
+  const bool narrow = values && w.type != WeightType::f32;
   if (values) {
-    w.fanout.assign(in * out, 0.0F);
+    if (narrow) {
+      w.fanout16.assign(in * out, 0);
+    } else {
+      w.fanout.assign(in * out, 0.0F);
+    }
     w.row_sum.assign(out, 0.0F);
   }
   w.fanout_nonzero.assign(in, 0);
@@ -26,7 +36,12 @@ LinearWeights concat_projections(const std::string& name, const std::vector<cons
   for (const LinearWeights* p : parts) {
     const auto n = static_cast<std::size_t>(p->out);
     for (std::size_t j = 0; j < in; ++j) {
-      if (values) std::copy_n(p->fanout.data() + j * n, n, w.fanout.data() + j * out + o0);
+      if (narrow) {
+        std::copy_n(p->fanout16.data() + j * n, n, w.fanout16.data() + j * out + o0);
+      } else if (values) {
+        for (std::size_t o = 0; o < n; ++o)
+          w.fanout[j * out + o0 + o] = p->weight(j, o);
+      }
       w.fanout_nonzero[j] += p->fanout_nonzero[j];
     }
     if (values)

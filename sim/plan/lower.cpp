@@ -11,6 +11,7 @@
 #include "base/text.hpp"
 #include "models/check.hpp"
 #include "models/error.hpp"
+#include "models/mapped_file.hpp"
 #include "sim/plan/fuse.hpp"
 
 namespace spikesim::sim {
@@ -436,13 +437,23 @@ class Lowering {
   // A linear site y [..., n] = x [..., k] W^T + b for W [n][k].
   int emit_linear(const models::Op& op, int xi, const std::vector<float>& w_row_major, std::int64_t n,
                   std::int64_t k, const std::vector<float>& bias) {
-    const Shape x = value(xi).shape;
+    check_linear_input(op, xi, k);
+    return emit_linear(op, xi, LinearWeights::from_row_major(op.name, w_row_major, n, k, bias));
+  }
+  void check_linear_input(const models::Op& op, int xi, std::int64_t k) const {
+    const Shape& x = value(xi).shape;
     if (x.empty() || x.back() != k)
       fail(op, cat("input has shape ", shape_str(x), " but the weight expects ", k,
                    " features in the last dimension"));
+  }
+  int emit_linear(const models::Op& op, int xi, LinearWeights weights) {
+    const Shape x = value(xi).shape;
+    const std::int64_t n = weights.out;
+    const std::int64_t k = weights.in;
+    check_linear_input(op, xi, k);
+    const auto bias_count = static_cast<std::int64_t>(weights.bias.size());
     const std::int64_t rows = ops::numel(x) / k;
-    Step s = make_step(LinearStep{std::make_shared<LinearWeights>(
-                                      LinearWeights::from_row_major(op.name, w_row_major, n, k, bias)),
+    Step s = make_step(LinearStep{std::make_shared<LinearWeights>(std::move(weights)),
                                   {n},
                                   plan_.kind == PlanKind::tokens ? 0 : rows},
                        op, {xi});
@@ -451,7 +462,7 @@ class Lowering {
     s.macs_per_row = rows * n * k / plan_.batch;
     s.in_per_row = k;
     s.out_per_row = n;
-    s.weights = n * k + static_cast<std::int64_t>(bias.size());
+    s.weights = n * k + bias_count;
     Shape out = x;
     out.back() = n;
     return emit(std::move(s), out);
@@ -996,7 +1007,40 @@ class Lowering {
                           "out of the weight");
       bias = float_values(b);
     }
-    return emit_linear(op, xi, float_values(w), w.shape[0], w.shape[1], bias);
+    // The weights stay in their stored dtype (F32 / F16 / BF16), transposed once into the fan-out layout
+    // the kernels read; the checkpoint's pages are then released (a 7B model is not held twice).
+    check_finite_stored(w);
+    check_linear_input(op, xi, w.shape[1]);
+    LinearWeights lw =
+        LinearWeights::from_stored(op.name, w.bytes.data(), weight_type(w), w.shape[0], w.shape[1], bias);
+    models::release_mapped_pages(w.bytes);
+    return emit_linear(op, xi, std::move(lw));
+  }
+
+  WeightType weight_type(const models::Tensor& t) const {
+    switch (t.dtype) {
+      case models::DType::f32:
+        return WeightType::f32;
+      case models::DType::f16:
+        return WeightType::f16;
+      case models::DType::bf16:
+        return WeightType::bf16;
+      case models::DType::i64:
+        break;
+    }
+    throw models::ModelError(cat(plan_.source, ": tensor '", t.name, "' holds integers, expected weights"));
+  }
+  // Every value finite, checked on the stored values (a copy is made only to name the first bad position).
+  void check_finite_stored(const models::Tensor& t) const {
+    const WeightType type = weight_type(t);
+    const auto n = static_cast<std::size_t>(t.numel());
+    if (t.bytes.size() < n * bytes_of(type))
+      throw models::ModelError(cat(plan_.source, ": tensor '", t.name, "' holds ", t.bytes.size(),
+                                   " bytes, expected ", n * bytes_of(type)));
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!std::isfinite(widen(t.bytes.data(), type, i)))
+        (void)float_values(t);  // throws naming the position
+    }
   }
 
   int lower_embedding(models::Vertex v, const models::Op& op) {
@@ -1006,21 +1050,14 @@ class Lowering {
     EmbeddingStep e;
     e.vocab = t.shape[0];
     e.dim = t.shape[1];
-    if (options_.shape_only) {
-      // no table: the plan is counted, never run
-    } else if (t.dtype == models::DType::f32) {
-      e.table = t.f32();
-      models::check_finite(e.table, t.shape, plan_.source, "tensor '" + t.name + "'");
-    } else {
-      e.widened = float_values(t);
-      e.table = e.widened;
+    if (!options_.shape_only) {  // a view of the stored table, in its dtype: rows are widened when looked up
+      check_finite_stored(t);
+      e.table = t.bytes.data();
+      e.type = weight_type(t);
     }
     const std::int64_t vocab = e.vocab;
     const std::int64_t dim = e.dim;
-    Step s = make_step(std::move(e), op, {plan_.input});
-    // The widened table moved with the step: point the view at its new home.
-    auto& moved = s.as<EmbeddingStep>();
-    if (!moved.widened.empty()) moved.table = moved.widened;
+    Step s = make_step(e, op, {plan_.input});
     s.in_per_row = vocab;
     s.out_per_row = dim;
     s.weights = vocab * dim;

@@ -151,7 +151,7 @@ void run_step_dense(const Step& s, const std::vector<std::span<const float>>& in
     }
     case StepKind::embedding: {
       const EmbeddingStep& e = s.as<EmbeddingStep>();
-      ops::embedding(e.table, e.dim, run.tokens, out);
+      ops::embedding(e.table, e.type, e.dim, run.tokens, out);
       return;
     }
     case StepKind::rmsnorm: {

@@ -97,8 +97,8 @@ struct SoftmaxStep {
   bool log = false;
 };
 struct EmbeddingStep {
-  std::span<const float> table;  // [vocab][dim]: a view of the model's storage, or of `widened`
-  std::vector<float> widened;    // f16 / bf16 tables widened once
+  const void* table = nullptr;  // [vocab][dim] in its stored dtype: a view of the model's storage
+  WeightType type = WeightType::f32;
   std::int64_t vocab = 0, dim = 0;
 };
 struct RmsNormStep {

@@ -1,16 +1,21 @@
 #include "sim/report/compare.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <initializer_list>
 #include <iomanip>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "base/csv.hpp"
 #include "base/files.hpp"
+#include "base/json.hpp"
 #include "base/text.hpp"
 #include "coding/scheme.hpp"
 #include "models/error.hpp"
+#include "models/onnx.hpp"
 #include "neurons/neuron.hpp"
 #include "sim/report/record_io.hpp"
 #include "sim/site/raster.hpp"
@@ -32,38 +37,77 @@ std::string k_text(double k) {
   return cat(k);
 }
 
-// What a cell was run with; a stored cell is reused only when this matches exactly.
-Json cell_config(const std::string& model, const SiteConfig& c, const RunRequest& q) {
+// The files a cell of `model` reads: the model file and what its loader reads beside it (config.json, the
+// shard index, tokenizer.bin, ONNX external data), or every regular file of a model directory.
+std::vector<std::filesystem::path> model_files(const std::string& model) {
+  std::vector<std::filesystem::path> files;
   std::error_code ec;
-  const auto size = std::filesystem::file_size(model, ec);
-  const auto time = std::filesystem::last_write_time(model, ec);
-  return Json{
-      {"model", std::filesystem::absolute(model).lexically_normal().string()},
-      {"model_bytes", ec ? Json(nullptr) : Json(size)},
-      {"model_mtime", ec ? Json(nullptr) : Json(static_cast<std::int64_t>(time.time_since_epoch().count()))},
-      {"coding", coding::name(c.coding.scheme)},
-      {"k", c.neuron.k},
-      {"neuron", neurons::name(c.neuron.kind)},
-      {"granularity", neurons::name(c.neuron.granularity)},
-      {"v_th", c.neuron.v_th ? Json(*c.neuron.v_th) : Json(nullptr)},
-      {"lif_beta", c.neuron.lif_beta},
-      {"lif_steps", c.neuron.lif_steps},
-      {"ilif_max_count", c.neuron.ilif_max_count},
-      {"fixed_T", c.coding.steps ? Json(*c.coding.steps) : Json(nullptr)},
-      {"saturate", c.coding.saturate},
-      {"engine", c.engine == Engine::reference ? "reference" : "fast"},
-      {"tokenizer", q.tokenizer},
-      {"prompt", q.prompt},
-      {"text_file", q.text_file},
-      {"tokens_file", q.tokens_file},
-      {"max_tokens", q.max_tokens},
-      {"no_bos", q.no_bos},
-      {"sites", q.lower.sites.spec},
-      {"images", q.images},
-      {"labels", q.labels},
-      {"limit", q.limit},
-      {"code_input_layer", q.lower.sites.code_input_layer},
-      {"dense_sites", q.lower.sites.dense_sites}};
+  const std::filesystem::path path(model);
+  if (std::filesystem::is_directory(path, ec)) {
+    for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+      if (e.is_regular_file(ec)) files.push_back(e.path());
+    }
+  } else {
+    files.push_back(path);
+    if (path.extension() == ".onnx") {
+      for (const auto& f : models::onnx_external_data_files(path))
+        files.push_back(f);
+    } else if (path.extension() != ".h5" && path.extension() != ".hdf5") {
+      for (const char* beside :
+           {"config.json", "model.safetensors.index.json", "tokenizer.bin", "tokenizer.json"}) {
+        const auto f = path.parent_path() / beside;
+        if (f != path && std::filesystem::is_regular_file(f, ec)) files.push_back(f);
+      }
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Size and modification time of every file a cell reads (model files, tokenizer, text, dataset): a stored
+// cell is reused only while none of them changed.
+Json input_stamps(const std::string& model, const RunRequest& q) {
+  std::vector<std::filesystem::path> files = model_files(model);
+  for (const std::string* f : {&q.tokenizer, &q.text_file, &q.tokens_file, &q.images, &q.labels}) {
+    if (!f->empty()) files.emplace_back(*f);
+  }
+  Json out = Json::array();
+  for (const auto& f : files) {
+    const FileStamp st = file_stamp(f);
+    out.push_back(Json{{"file", std::filesystem::absolute(f).lexically_normal().string()},
+                       {"bytes", st.bytes},
+                       {"mtime_ns", st.mtime_ns}});
+  }
+  return out;
+}
+
+// What a cell was run with; a stored cell is reused only when this matches exactly.
+Json cell_config(const std::string& model, const SiteConfig& c, const RunRequest& q, const Json& inputs) {
+  return Json{{"model", std::filesystem::absolute(model).lexically_normal().string()},
+              {"inputs", inputs},
+              {"coding", coding::name(c.coding.scheme)},
+              {"k", c.neuron.k},
+              {"neuron", neurons::name(c.neuron.kind)},
+              {"granularity", neurons::name(c.neuron.granularity)},
+              {"v_th", c.neuron.v_th ? Json(*c.neuron.v_th) : Json(nullptr)},
+              {"lif_beta", c.neuron.lif_beta},
+              {"lif_steps", c.neuron.lif_steps},
+              {"ilif_max_count", c.neuron.ilif_max_count},
+              {"fixed_T", c.coding.steps ? Json(*c.coding.steps) : Json(nullptr)},
+              {"saturate", c.coding.saturate},
+              {"engine", c.engine == Engine::reference ? "reference" : "fast"},
+              {"tokenizer", q.tokenizer},
+              {"prompt", q.prompt},
+              {"text_file", q.text_file},
+              {"tokens_file", q.tokens_file},
+              {"max_tokens", q.max_tokens},
+              {"no_bos", q.no_bos},
+              {"sites", q.lower.sites.spec},
+              {"images", q.images},
+              {"labels", q.labels},
+              {"limit", q.limit},
+              {"code_input_layer", q.lower.sites.code_input_layer},
+              {"dense_sites", q.lower.sites.dense_sites}};
 }
 
 std::string first_difference(const Json& stored, const Json& wanted) {
@@ -74,14 +118,39 @@ std::string first_difference(const Json& stored, const Json& wanted) {
   return "";
 }
 
-Json read_json_file(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) throw OutputError(cat(file.string(), ": cannot open"));
-  try {
-    return Json::parse(in);
-  } catch (const Json::parse_error& e) {
-    throw OutputError(cat(file.string(), ": not valid JSON (", e.what(), ")"));
+// A stored cell.json, checked before any of it is used: an object with a config, a run and extra object and
+// at least one layer record.
+Json read_cell(const std::filesystem::path& file) {
+  Json stored = parse_json_file<OutputError, Json>(file);
+  const std::string what = file.string();
+  if (!stored.is_object()) throw OutputError(cat(what, ": not a compare cell (expected a JSON object)"));
+  for (const char* key : {"config", "run", "layers"}) {
+    if (!stored.contains(key))
+      throw OutputError(cat(what, ": not a compare cell (missing config, run or layers)"));
   }
+  for (const char* key : {"config", "run", "extra"}) {
+    if (stored.contains(key) && !stored[key].is_object())
+      throw OutputError(cat(what, ": key '", key, "' must be an object, found ", stored[key].type_name()));
+  }
+  if (!stored["layers"].is_array() || stored["layers"].empty())
+    throw OutputError(cat(what,
+                          ": key 'layers' must be a non-empty array of layer records (a cell records at "
+                          "least one layer)"));
+  return stored;
+}
+
+// j[k0][k1]... for reading rendered reports; null when a key is missing (never the const operator[] on a
+// missing key, which is undefined behaviour).
+const Json& at_path(const Json& j, std::initializer_list<std::string_view> keys) {
+  static const Json null_json;
+  const Json* cur = &j;
+  for (const auto k : keys) {
+    if (!cur->is_object()) return null_json;
+    const auto it = cur->find(k);
+    if (it == cur->end()) return null_json;
+    cur = &*it;
+  }
+  return *cur;
 }
 
 void remove_partials(const std::filesystem::path& dir) {
@@ -145,21 +214,21 @@ std::string csv_text(const std::vector<Cell>& cells) {
   for (const char* m : metric_columns)
     out << "," << m;
   for (const auto& key : extra_keys)
-    out << "," << key;
+    out << "," << csv_field(key);
   out << "\n";
   for (const Cell& c : cells) {
     const Json& totals = c.report["totals"];
     std::ostringstream tail;
     for (const char* m : metric_columns)
-      tail << "," << num(totals[m].get<double>());
+      tail << "," << (at_path(totals, {m}).is_number() ? num(at_path(totals, {m}).get<double>()) : "");
     for (const auto& key : extra_keys) {
       tail << ",";
       if (const auto it = c.extra.find(key); it != c.extra.end()) tail << num(it->second);
     }
-    const std::string head = cat(c.model, ",", coding::name(c.scheme), ",", k_text(c.k), ",");
+    const std::string head = cat(csv_field(c.model), ",", coding::name(c.scheme), ",", k_text(c.k), ",");
     const auto row = [&](const std::string& profile, const std::string& side, const std::string& term,
                          const char* unit, const Json& range) {
-      out << head << profile << "," << side << "," << term << "," << unit;
+      out << head << csv_field(profile) << "," << side << "," << csv_field(term) << "," << unit;
       for (const char* b : {"low", "nominal", "high"}) {
         out << ",";
         if (range[b].is_number()) out << num(range[b].get<double>());
@@ -177,7 +246,7 @@ std::string csv_text(const std::vector<Cell>& cells) {
     }
     for (const auto& pair : c.report["break_even"]["pairs"]) {
       row(pair["spiking"].get<std::string>(), "break_even", "s_star_vs_" + pair["dense"].get<std::string>(),
-          "spikes/synapse", pair["total"]["s_star"]);
+          "spikes/synapse", at_path(pair, {"total", "s_star"}));
     }
   }
   return out.str();
@@ -224,10 +293,10 @@ Json cells_json(const std::vector<Cell>& cells, const CompareRequest& r) {
 }
 
 std::string range_text(const Json& range, double scale) {
-  if (!range["nominal"].is_number()) return "n/a";
+  if (!at_path(range, {"nominal"}).is_number()) return "n/a";
   const double n = range["nominal"].get<double>() * scale;
-  const double lo = range["low"].is_number() ? range["low"].get<double>() * scale : n;
-  const double hi = range["high"].is_number() ? range["high"].get<double>() * scale : n;
+  const double lo = at_path(range, {"low"}).is_number() ? range["low"].get<double>() * scale : n;
+  const double hi = at_path(range, {"high"}).is_number() ? range["high"].get<double>() * scale : n;
   if (lo == n && hi == n) return short_num(n);
   return cat(short_num(n), " [", short_num(lo), "–", short_num(hi), "]");
 }
@@ -268,7 +337,7 @@ std::string markdown_text(const std::vector<Cell>& cells, const CompareRequest& 
     md << "| " << std::filesystem::path(c.model).stem().string() << " | " << coding::name(c.scheme) << " | "
        << k_text(c.k) << " |";
     for (const auto& [p, side] : columns)
-      md << " " << range_text(c.report["totals"]["energy_pj"][p][side]["total"], 1e-6) << " |";
+      md << " " << range_text(at_path(c.report, {"totals", "energy_pj", p, side, "total"}), 1e-6) << " |";
     md << "\n";
   }
   const auto pairs = break_even_pairs(r.profiles);
@@ -283,8 +352,8 @@ std::string markdown_text(const std::vector<Cell>& cells, const CompareRequest& 
   for (const Cell& c : cells) {
     md << "| " << std::filesystem::path(c.model).stem().string() << " | " << coding::name(c.scheme) << " | "
        << k_text(c.k) << " | " << short_num(c.report["totals"]["spikes_per_synapse"].get<double>()) << " |";
-    for (const auto& pair : c.report["break_even"]["pairs"])
-      md << " " << range_text(pair["total"]["s_star"], 1.0) << " |";
+    for (const auto& pair : at_path(c.report, {"break_even", "pairs"}))
+      md << " " << range_text(at_path(pair, {"total", "s_star"}), 1.0) << " |";
     md << "\n";
   }
   return md.str();
@@ -305,14 +374,15 @@ std::string cell_id(const std::string& model, coding::Scheme scheme, double k) {
 
 CompareSummary run_compare(const CompareRequest& r) {
   if (r.models.empty() || r.codings.empty() || r.ks.empty())
-    throw std::invalid_argument("compare: need at least one model, one coding and one k");
+    throw UsageError("compare: need at least one model, one coding and one k");
   std::set<std::string> stems;
   for (const auto& m : r.models) {
     if (!stems.insert(std::filesystem::path(m).stem().string()).second)
-      throw std::invalid_argument(cat("compare: two models named '", std::filesystem::path(m).stem().string(),
-                                      "' (cells are named by file stem; rename one)"));
+      throw UsageError(cat("compare: two models named '", std::filesystem::path(m).stem().string(),
+                           "' (cells are named by file stem; rename one)"));
     (void)detect_model_kind(m);  // fail on a bad model before any work
   }
+  std::map<std::string, Json> inputs;  // per model: the stamps of every file its cells read (once)
   const auto runner = r.runner ? r.runner : [](const RunRequest& q) { return run_model(q); };
   remove_partials(r.out);
 
@@ -335,16 +405,15 @@ CompareSummary run_compare(const CompareRequest& r) {
         q.site.neuron.k = k;
         q.site.raster = nullptr;  // set below for cells that run
         neurons::validate(q.site.neuron);
-        const Json config = cell_config(model, q.site, q);
+        if (!inputs.contains(model)) inputs[model] = input_stamps(model, q);
+        const Json config = cell_config(model, q.site, q, inputs[model]);
         const auto dir = r.out / "cells" / cell.id;
         const auto done_file = dir / "cell.json";
 
         ReportInput input;
         if (!r.force && std::filesystem::exists(done_file)) {
-          const Json stored = read_json_file(done_file);
+          const Json stored = read_cell(done_file);
           const std::string what = done_file.string();
-          if (!stored.contains("config") || !stored.contains("layers") || !stored.contains("run"))
-            throw OutputError(cat(what, ": not a compare cell (missing config, run or layers)"));
           const std::string diff = first_difference(stored["config"], config);
           if (!diff.empty()) {
             throw OutputError(cat(what, ": this cell was run with other options (", diff,

@@ -1,5 +1,7 @@
 #include "sim/report/record_io.hpp"
 
+#include <utility>
+
 #include "base/files.hpp"
 #include "base/text.hpp"
 
@@ -22,7 +24,13 @@ T typed(const Json& j, const char* key, const std::string& what) {
   } else if constexpr (std::is_floating_point_v<T>) {
     if (!v.is_number()) throw OutputError(cat(what, ": field '", key, "' is not a number"));
   } else {
-    if (!v.is_number_integer()) throw OutputError(cat(what, ": field '", key, "' is not an integer"));
+    const bool fits = v.is_number_unsigned()  ? std::in_range<T>(v.get<std::uint64_t>())
+                      : v.is_number_integer() ? std::in_range<T>(v.get<std::int64_t>())
+                                              : false;
+    if (!fits) {
+      throw OutputError(cat(what, ": field '", key, "' is not an integer in the range of its counter (found ",
+                            v.dump(), ")"));
+    }
   }
   return v.get<T>();
 }
@@ -48,7 +56,7 @@ SiteCounters counters_from_json(const Json& j, const std::string& what) {
         throw OutputError(cat(what, ": field '", key, "' must hold ", v.size(), " integers"));
       for (std::size_t i = 0; i < v.size(); ++i) {
         if (!h[i].is_number_unsigned())
-          throw OutputError(cat(what, ": field '", key, "' must hold integers"));
+          throw OutputError(cat(what, ": field '", key, "' must hold ", v.size(), " integers >= 0, found ", h.dump()));
         v[i] = h[i].get<typename T::value_type>();
       }
     }

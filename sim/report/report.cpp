@@ -4,7 +4,9 @@
 #include <map>
 #include <sstream>
 
+#include "base/csv.hpp"
 #include "base/files.hpp"
+#include "base/text.hpp"
 #include "coding/scheme.hpp"
 #include "energy/break_even.hpp"
 #include "energy/estimate.hpp"
@@ -411,17 +413,17 @@ std::string layers_csv(const ReportInput& input, const std::vector<ProfileResult
          "macs,"
          "reconstruction_rel_error,output_rel_error";
   for (const auto& p : input.profiles) {
-    if (p.spiking) out << "," << p.name << "_spiking_pj";
-    if (p.dense) out << "," << p.name << "_dense_pj";
+    if (p.spiking) out << "," << csv_field(p.name + "_spiking_pj");
+    if (p.dense) out << "," << csv_field(p.name + "_dense_pj");
   }
   for (const auto& [s, d] : pairs)
-    out << ",s_star_" << s << "_vs_" << d;
+    out << "," << csv_field(cat("s_star_", s, "_vs_", d));
   out << "\n";
   for (std::size_t i = 0; i < input.layers.size(); ++i) {
     const LayerRecord& l = input.layers[i];
     const Json m = metrics_json(l.counters);
-    out << l.name << "," << l.kind << "," << l.index << "," << l.in << "," << l.out << "," << m["tokens"]
-        << "," << m["T"] << "," << m["zero_fraction"].get<double>();
+    out << csv_field(l.name) << "," << csv_field(l.kind) << "," << l.index << "," << l.in << "," << l.out
+        << "," << m["tokens"] << "," << m["T"] << "," << m["zero_fraction"].get<double>();
     for (const auto& share : m["count_histogram"])
       out << "," << share.get<double>();
     out << "," << m["firing_rate"].get<double>() << "," << m["spikes_per_element"].get<double>() << ","

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "base/text.hpp"
+#include "models/safetensors.hpp"
 #include "neurons/neuron.hpp"
 #include "sim/run/synthetic.hpp"
 #include "sim/site/site.hpp"
@@ -219,6 +220,52 @@ TEST(EventForward, RejectsMismatchedShapesAndOptions) {
   std::vector<float> short_y(5);
   EXPECT_THROW(event_forward(layer, ok, short_y), std::invalid_argument);
   EXPECT_THROW(event_forward(layer, ok, y, {.block_inputs = 0}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace spikesim::sim
+
+namespace spikesim::sim {
+namespace {
+
+// Weights kept as F16 / BF16 give exactly the results of the same weights widened to F32 first: dense GEMM
+// and event delivery, packed (many tokens) and in place (few tokens), every tile width.
+TEST(StoredWeights, SixteenBitLayersEqualTheirWidenedF32Copies) {
+  for (const WeightType type : {WeightType::f16, WeightType::bf16}) {
+    for (const auto& [out, in, tokens] : std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t>>{
+             {5, 7, 3}, {200, 150, 2}, {300, 130, 20}, {16, 32, 9}}) {
+      SCOPED_TRACE(cat(type == WeightType::f16 ? "f16 " : "bf16 ", out, "x", in, ", ", tokens, " tokens"));
+      const std::vector<float> w = test::gaussian(static_cast<std::size_t>(out * in), 7, 0.3F);
+      std::vector<std::uint16_t> bits(w.size());
+      std::vector<float> widened(w.size());
+      for (std::size_t i = 0; i < w.size(); ++i) {
+        bits[i] = type == WeightType::f16 ? models::float_to_half(w[i]) : models::float_to_bf16(w[i]);
+        widened[i] = type == WeightType::f16 ? half_to_float(bits[i]) : bf16_to_float(bits[i]);
+      }
+      const auto bias = test::gaussian(static_cast<std::size_t>(out), 8);
+      const LinearWeights narrow = LinearWeights::from_stored("n", bits.data(), type, out, in, bias);
+      const LinearWeights wide = LinearWeights::from_row_major("w", widened, out, in, bias);
+      EXPECT_EQ(narrow.weight_bytes(), wide.weight_bytes() / 2);
+      EXPECT_EQ(narrow.row_sum, wide.row_sum);
+      EXPECT_EQ(narrow.fanout_nonzero, wide.fanout_nonzero);
+      const auto x = test::gaussian(static_cast<std::size_t>(tokens * in), 9);
+      std::vector<float> a(static_cast<std::size_t>(tokens * out));
+      std::vector<float> b(a.size());
+      dense_forward(narrow, x, tokens, a);
+      dense_forward(wide, x, tokens, b);
+      EXPECT_EQ(a, b);
+      neurons::NeuronConfig neuron;
+      const auto coded =
+          coding::prepare(neurons::fire(neuron, x, tokens, in),
+                          {.scheme = coding::Scheme::bitwise, .steps = std::nullopt, .saturate = false}, "x");
+      event_forward(narrow, coded, a);
+      event_forward(wide, coded, b);
+      EXPECT_EQ(a, b);
+      event_forward_reference(narrow, coding::encode(coded), a);
+      event_forward_reference(wide, coding::encode(coded), b);
+      EXPECT_EQ(a, b);
+    }
+  }
 }
 
 }  // namespace
