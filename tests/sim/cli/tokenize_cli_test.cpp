@@ -28,7 +28,8 @@ json read_json(const fs::path& f) {
 
 // The golden case whose text is `text`.
 json golden_case(const std::string& tok, const std::string& text) {
-  for (const json& t : read_json(hf_dir / "tokenizers" / tok / "tests.json")["tests"]) {
+  const json all = read_json(hf_dir / "tokenizers" / tok / "tests.json");  // kept alive over the loop
+  for (const json& t : all["tests"]) {
     if (t["text"] == text) return t;
   }
   ADD_FAILURE() << "no golden case " << text << " in " << tok;
@@ -38,7 +39,8 @@ json golden_case(const std::string& tok, const std::string& text) {
 // The golden case with the most ids (a real sentence, not a corner case).
 json longest_case(const std::string& tok) {
   json best;
-  for (const json& t : read_json(hf_dir / "tokenizers" / tok / "tests.json")["tests"]) {
+  const json all = read_json(hf_dir / "tokenizers" / tok / "tests.json");  // kept alive over the loop
+  for (const json& t : all["tests"]) {
     if (best.is_null() || t["ids"].size() > best["ids"].size()) best = t;
   }
   return best;
