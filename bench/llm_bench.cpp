@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
                                                  .text_file = args.str("text"),
                                                  .tokens_file = "",
                                                  .max_tokens = args.integer("tokens")},
-                                                tokenizer, config);
+                                                tokenizer.get(), config);
     const std::vector<std::int32_t>& ids = text.ids;
     const auto n = static_cast<std::int64_t>(ids.size());
     const int rounds = static_cast<int>(args.integer("rounds"));

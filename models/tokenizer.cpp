@@ -76,7 +76,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path, std::int64_t vocab_
     t.pieces_.push_back(std::move(piece));
     t.scores_.push_back(score);
   }
-  if (static_cast<std::int64_t>(t.pieces_.size()) != vocab_size) {
+  if (vocab_size >= 0 && static_cast<std::int64_t>(t.pieces_.size()) != vocab_size) {
     throw ModelError(cat(t.file_, ": tokenizer holds ", t.pieces_.size(),
                          " pieces but the model's vocab_size is ", vocab_size,
                          " (tokenizer of another model?)"));

@@ -22,7 +22,7 @@ namespace spikesim::models {
 class Tokenizer {
  public:
   // Reads `file` for a model of `vocab_size` pieces; the file must hold exactly that many (ModelError
-  // naming the file, expected vs found pieces, otherwise).
+  // naming the file, expected vs found pieces, otherwise). vocab_size < 0: any number of pieces.
   static Tokenizer load(const std::filesystem::path& file, std::int64_t vocab_size);
 
   [[nodiscard]] std::vector<std::int32_t> encode(std::string_view text, bool bos, bool eos) const;
@@ -36,10 +36,9 @@ class Tokenizer {
   [[nodiscard]] float score(std::int32_t id) const { return scores_.at(static_cast<std::size_t>(id)); }
   [[nodiscard]] std::int32_t max_token_length() const { return max_token_length_; }
   [[nodiscard]] const std::string& file() const { return file_; }
+  [[nodiscard]] std::int32_t lookup(std::string_view piece) const;  // first id of a piece, -1 when absent
 
  private:
-  [[nodiscard]] std::int32_t lookup(std::string_view piece) const;  // -1 when absent
-
   std::string file_;
   std::int32_t max_token_length_ = 0;
   std::vector<std::string> pieces_;

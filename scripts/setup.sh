@@ -15,6 +15,7 @@ packages=(
   libeigen3-dev libboost-graph-dev libhdf5-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
+  libpcre2-dev libicu-dev
   # python, used only for plots, notebooks, trace export and benchmarks
   python3-numpy python3-h5py python3-matplotlib
   python3-nbconvert python3-nbclient python3-ipykernel python3-nbformat

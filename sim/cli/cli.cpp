@@ -69,9 +69,9 @@ SiteConfig site_config(const CodingArgs& args) {
 
 void add_llm_text_options(CLI::App& cmd, LlmTextArgs& args) {
   cmd.add_option("--tokenizer", args.tokenizer,
-                 "LLM: llama2.c tokenizer .bin (default: tokenizer.bin beside the model)")
+                 "LLM: llama2.c tokenizer .bin or Hugging Face tokenizer.json (default: the one beside the model)")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--prompt", args.prompt, "LLM: text to run (BOS + llama2.c BPE)");
+  cmd.add_option("--prompt", args.prompt, "LLM: text to run (tokenized with BOS / the tokenizer's template)");
   cmd.add_option("--text-file", args.text_file, "LLM: file with the text to run (its final newline dropped)")
       ->check(CLI::ExistingFile);
   cmd.add_option("--tokens", args.tokens_file,
@@ -79,6 +79,8 @@ void add_llm_text_options(CLI::App& cmd, LlmTextArgs& args) {
       ->check(CLI::ExistingFile);
   cmd.add_option("--max-tokens", args.max_tokens, "LLM: keep only the first N tokens")
       ->check(CLI::NonNegativeNumber);
+  cmd.add_flag("--no-bos", args.no_bos,
+               "LLM: tokenize without BOS (llama2.c) / the post-processor's special tokens (tokenizer.json)");
   cmd.add_option(
          "--sites", args.sites,
          "Spike-coded sites, comma-separated, applied in order: glob patterns over site or projection "
@@ -93,6 +95,7 @@ void apply_llm_text_args(const LlmTextArgs& args, RunRequest& request) {
   request.text_file = args.text_file;
   request.tokens_file = args.tokens_file;
   request.max_tokens = args.max_tokens;
+  request.no_bos = args.no_bos;
   request.lower.sites.spec = args.sites;
 }
 
@@ -174,6 +177,7 @@ int cli_main(int argc, char** argv) {
   add_run_command(app, action);
   add_encode_command(app, action);
   add_generate_command(app, action);
+  add_tokenize_command(app, action);
   add_convert_command(app, action);
   add_eval_command(app, action);
   add_account_command(app, action);

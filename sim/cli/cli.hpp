@@ -37,13 +37,14 @@ void add_hardware_option(CLI::App& cmd, std::vector<std::string>& names);
 std::vector<energy::HardwareProfile> load_profiles(const std::vector<std::string>& names);
 
 // Options of LLM checkpoints run on a text: --tokenizer, --prompt, --text-file, --tokens, --max-tokens,
-// --sites. Shared by `run` and `compare`.
+// --no-bos, --sites. Shared by `run` and `compare`.
 struct LlmTextArgs {
   std::string tokenizer;
   std::string prompt;
   std::string text_file;
   std::string tokens_file;
   std::int64_t max_tokens = 0;
+  bool no_bos = false;
   std::string sites = "default";
 };
 void add_llm_text_options(CLI::App& cmd, LlmTextArgs& args);
@@ -74,6 +75,7 @@ using Action = std::function<int()>;
 void add_run_command(CLI::App& app, Action& action);
 void add_encode_command(CLI::App& app, Action& action);
 void add_generate_command(CLI::App& app, Action& action);
+void add_tokenize_command(CLI::App& app, Action& action);
 void add_convert_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
 void add_account_command(CLI::App& app, Action& action);

@@ -1,5 +1,6 @@
 // spikesim convert: an LLM checkpoint (llama2.c .bin, or safetensors) -> Hugging Face config.json +
-// model.safetensors (+ tokenizer.bin), so both loaders can be checked on the same weights.
+// model.safetensors (+ the tokenizer: tokenizer.bin or tokenizer.json, copied as is), so both loaders can be
+// checked on the same weights.
 
 #include <fstream>
 #include <iostream>
@@ -36,17 +37,19 @@ int convert(const ConvertArgs& a) {
                      models::safetensors_bytes(
                          models::hf_tensors(model, dtype),
                          {{"format", "pt"}, {"converted_by", "spikesim convert"}, {"source", a.model}}));
+  const std::string tokenizer_name = tokenizer && tokenizer->format() == "tokenizer.json" ? "tokenizer.json"
+                                                                                          : "tokenizer.bin";
   if (tokenizer) {
     std::ifstream in(tokenizer->file(), std::ios::binary);
     std::ostringstream bytes;
     bytes << in.rdbuf();
-    files.emplace_back("tokenizer.bin", bytes.str());
+    files.emplace_back(tokenizer_name, bytes.str());
   }
   write_files_atomic(a.out, files);
   if (!a.quiet) {
     std::cout << "spikesim convert: " << model.config.architecture << " (" << model.config.parameter_count()
               << " parameters, " << dtype << ") -> " << a.out << "/config.json, model.safetensors"
-              << (tokenizer ? ", tokenizer.bin" : "") << "\n";
+              << (tokenizer ? ", " + tokenizer_name : std::string()) << "\n";
   }
   return 0;
 }
@@ -63,7 +66,8 @@ void add_convert_command(CLI::App& app, Action& action) {
       ->required()
       ->check(CLI::ExistingPath);
   cmd->add_option("--tokenizer", args->tokenizer,
-                  "llama2.c tokenizer .bin copied as tokenizer.bin (default: tokenizer.bin beside the model)")
+                  "llama2.c tokenizer .bin or tokenizer.json, copied as tokenizer.bin / tokenizer.json (default: "
+                  "the one beside the model)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", args->out, "Output directory")->required();
   cmd->add_option("--dtype", args->dtype, "Stored dtype")

@@ -53,7 +53,8 @@ std::vector<std::filesystem::path> model_files(const std::string& model) {
       for (const auto& f : models::onnx_external_data_files(path))
         files.push_back(f);
     } else if (path.extension() != ".h5" && path.extension() != ".hdf5") {
-      for (const char* beside : {"config.json", "model.safetensors.index.json", "tokenizer.bin"}) {
+      for (const char* beside :
+           {"config.json", "model.safetensors.index.json", "tokenizer.bin", "tokenizer.json"}) {
         const auto f = path.parent_path() / beside;
         if (f != path && std::filesystem::is_regular_file(f, ec)) files.push_back(f);
       }
@@ -100,6 +101,7 @@ Json cell_config(const std::string& model, const SiteConfig& c, const RunRequest
               {"text_file", q.text_file},
               {"tokens_file", q.tokens_file},
               {"max_tokens", q.max_tokens},
+              {"no_bos", q.no_bos},
               {"sites", q.lower.sites.spec},
               {"images", q.images},
               {"labels", q.labels},

@@ -465,11 +465,13 @@ RenderedReport render_report(const ReportInput& input) {
   return {report_json(input, results), layers_csv(input, results)};
 }
 
-void write_report(const std::filesystem::path& dir, const ReportInput& input) {
+void write_report(const std::filesystem::path& dir, const ReportInput& input,
+                  const std::vector<std::pair<std::string, std::string>>& extra_files) {
   const RenderedReport r = render_report(input);
   std::vector<std::pair<std::string, std::string>> files = {{"report.json", r.json.dump(2) + "\n"},
                                                             {"layers.csv", r.csv}};
   if (input.raster) files.emplace_back("raster.json", raster_json(*input.raster).dump() + "\n");
+  files.insert(files.end(), extra_files.begin(), extra_files.end());
   write_files_atomic(dir, files);
   if (!input.raster) {
     std::error_code ec;  // a raster left by an earlier run into the same directory is not this run's

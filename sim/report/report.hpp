@@ -40,7 +40,9 @@ struct RenderedReport {
 };
 RenderedReport render_report(const ReportInput& input);
 
-// Writes DIR/report.json and DIR/layers.csv (and raster.json when the input has a raster), all or none.
-void write_report(const std::filesystem::path& dir, const ReportInput& input);
+// Writes DIR/report.json and DIR/layers.csv (and raster.json when the input has a raster, and the
+// `extra_files` (name, contents) of the command, e.g. generate's generation.json), all or none.
+void write_report(const std::filesystem::path& dir, const ReportInput& input,
+                  const std::vector<std::pair<std::string, std::string>>& extra_files = {});
 
 }  // namespace spikesim::sim

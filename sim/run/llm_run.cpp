@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "base/error.hpp"
 #include "base/text.hpp"
 #include "energy/estimate.hpp"
 #include "models/error.hpp"
@@ -34,15 +35,18 @@ models::LlmModel load_llm(const std::filesystem::path& model) {
                                ".safetensors with config.json)"));
 }
 
-std::optional<models::Tokenizer> load_llm_tokenizer(const std::filesystem::path& model,
-                                                    const std::string& explicit_file,
-                                                    std::int64_t vocab_size) {
-  if (!explicit_file.empty()) return models::Tokenizer::load(explicit_file, vocab_size);
+std::shared_ptr<const models::TextTokenizer> load_llm_tokenizer(const std::filesystem::path& model,
+                                                                const std::string& explicit_file,
+                                                                std::int64_t vocab_size) {
+  if (!explicit_file.empty()) return models::load_text_tokenizer(explicit_file, vocab_size);
   std::error_code ec;
   const std::filesystem::path dir = std::filesystem::is_directory(model, ec) ? model : model.parent_path();
-  const auto beside = dir / "tokenizer.bin";
-  if (std::filesystem::is_regular_file(beside, ec)) return models::Tokenizer::load(beside, vocab_size);
-  return std::nullopt;
+  const bool hf = is_hf_checkpoint(model);
+  for (const char* name : {hf ? "tokenizer.json" : "tokenizer.bin", hf ? "tokenizer.bin" : "tokenizer.json"}) {
+    const auto beside = dir / name;
+    if (std::filesystem::is_regular_file(beside, ec)) return models::load_text_tokenizer(beside, vocab_size);
+  }
+  return nullptr;
 }
 
 namespace {
@@ -79,7 +83,7 @@ std::vector<std::int32_t> read_token_ids(const std::string& file) {
   return ids;
 }
 
-LlmTokens llm_tokens(const LlmText& text, const std::optional<models::Tokenizer>& tokenizer,
+LlmTokens llm_tokens(const LlmText& text, const models::TextTokenizer* tokenizer,
                      const models::LlmConfig& config) {
   const int given =
       (text.prompt.empty() ? 0 : 1) + (text.text_file.empty() ? 0 : 1) + (text.tokens_file.empty() ? 0 : 1);
@@ -92,11 +96,11 @@ LlmTokens llm_tokens(const LlmText& text, const std::optional<models::Tokenizer>
     out.ids = read_token_ids(text.tokens_file);
     out.source = text.tokens_file;
   } else {
-    if (!tokenizer) {
+    if (tokenizer == nullptr) {
       throw std::invalid_argument(
-          "no tokenizer for the text: pass --tokenizer FILE (llama2.c tokenizer .bin), put tokenizer.bin "
-          "beside the "
-          "model, or give token ids with --tokens FILE");
+          "no tokenizer for the text: pass --tokenizer FILE (llama2.c tokenizer .bin or Hugging Face "
+          "tokenizer.json), put tokenizer.json / tokenizer.bin beside the model, or give token ids with "
+          "--tokens FILE");
     }
     std::string s = text.prompt;
     out.source = "prompt";
@@ -106,7 +110,13 @@ LlmTokens llm_tokens(const LlmText& text, const std::optional<models::Tokenizer>
         s.pop_back();  // a text file's final newline is not part of the text
       out.source = text.text_file;
     }
-    out.ids = tokenizer->encode(s, true, false);
+    try {
+      out.ids = tokenizer->encode(s, !text.no_bos);
+    } catch (const models::ModelError&) {
+      throw;
+    } catch (const UserError& e) {
+      throw models::ModelError(cat(out.source, ": ", e.what()));  // e.g. text that is not UTF-8
+    }
   }
   if (text.max_tokens > 0 && static_cast<std::int64_t>(out.ids.size()) > text.max_tokens) {
     out.ids.resize(static_cast<std::size_t>(text.max_tokens));
@@ -119,7 +129,7 @@ LlmTokens llm_tokens(const LlmText& text, const std::optional<models::Tokenizer>
   if (out.ids.size() < 2) {
     throw std::invalid_argument(
         cat(out.source, ": ", out.ids.size(),
-            " token(s); teacher-forced fidelity needs at least 2 (BOS and one more)"));
+            " token(s); teacher-forced fidelity needs at least 2 (e.g. BOS and one more)"));
   }
   return out;
 }
@@ -272,7 +282,7 @@ Json coded_site_patterns(const Plan& plan) {
 ReportInput run_llm(const LlmRunRequest& r) {
   const models::LlmModel model = load_llm(r.model);
   const auto tokenizer = load_llm_tokenizer(r.model, r.tokenizer, model.config.vocab_size);
-  const LlmTokens tokens = llm_tokens(r.text, tokenizer, model.config);
+  const LlmTokens tokens = llm_tokens(r.text, tokenizer.get(), model.config);
   const Plan plan = lower_llm(model, SiteSelection{r.sites, false, {}});
 
   std::vector<float> dense;
@@ -295,6 +305,7 @@ ReportInput run_llm(const LlmRunRequest& r) {
   report.run["sites"] = r.sites == "default" ? std::string("qkv,o,gateup") : r.sites;
   report.run["coded_sites"] = coded_site_patterns(plan);
   report.run["tokenizer"] = tokenizer ? Json(tokenizer->file()) : Json(nullptr);
+  if (r.text.no_bos) report.run["no_bos"] = true;  // (absent: the tokenizer's special tokens were added)
   report.run["text_source"] = tokens.source;
   report.run["tokens"] = tokens.ids.size();
   // Teacher forcing: the whole text is one call (energy/estimate.hpp tokens_per_call).

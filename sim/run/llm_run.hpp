@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "models/llm.hpp"
-#include "models/tokenizer.hpp"
+#include "models/text_tokenizer.hpp"
 #include "sim/plan/lower.hpp"
 #include "sim/run/execute.hpp"
 #include "sim/run/result.hpp"
@@ -22,11 +22,13 @@ bool is_llama2c_checkpoint(const std::filesystem::path& model);
 bool is_hf_checkpoint(const std::filesystem::path& model);
 models::LlmModel load_llm(const std::filesystem::path& model);
 
-// The tokenizer: `explicit_file` if given, else tokenizer.bin beside the checkpoint (in its directory);
-// nullopt when neither exists.
-std::optional<models::Tokenizer> load_llm_tokenizer(const std::filesystem::path& model,
-                                                    const std::string& explicit_file,
-                                                    std::int64_t vocab_size);
+// The tokenizer (models/text_tokenizer.hpp): `explicit_file` if given (a llama2.c .bin or a tokenizer.json,
+// told apart by content), else the checkpoint's own file beside it (in its directory): a Hugging Face
+// checkpoint's tokenizer.json, else tokenizer.bin; a llama2.c .bin's tokenizer.bin, else tokenizer.json.
+// nullptr when there is none. It must fit the model's `vocab_size` (ModelError naming both otherwise).
+std::shared_ptr<const models::TextTokenizer> load_llm_tokenizer(const std::filesystem::path& model,
+                                                                const std::string& explicit_file,
+                                                                std::int64_t vocab_size);
 
 // Where the tokens of an LLM run come from: exactly one of prompt, text_file, tokens_file.
 struct LlmText {
@@ -35,6 +37,7 @@ struct LlmText {
   std::string tokens_file;  // token ids separated by whitespace or commas (no tokenizer needed)
   std::int64_t max_tokens =
       0;  // > 0: keep the first max_tokens tokens (else longer than seq_len is an error)
+  bool no_bos = false;  // --no-bos: encode without the tokenizer's special tokens (BOS / the template)
 };
 struct LlmTokens {
   std::vector<std::int32_t> ids;
@@ -43,7 +46,8 @@ struct LlmTokens {
 // Token ids of a file, separated by whitespace or commas; ModelError naming the file and the bad entry.
 std::vector<std::int32_t> read_token_ids(const std::string& file);
 
-LlmTokens llm_tokens(const LlmText& text, const std::optional<models::Tokenizer>& tokenizer,
+// `tokenizer` may be null (then only text.tokens_file works).
+LlmTokens llm_tokens(const LlmText& text, const models::TextTokenizer* tokenizer,
                      const models::LlmConfig& config);
 
 // Teacher-forced next-token fidelity of spiking vs dense logits [n][vocab] for `tokens` (positions 0..n-2

@@ -140,7 +140,8 @@ ReportInput run_model(const RunRequest& request) {
                               .text = {.prompt = request.prompt,
                                        .text_file = request.text_file,
                                        .tokens_file = request.tokens_file,
-                                       .max_tokens = request.max_tokens},
+                                       .max_tokens = request.max_tokens,
+                                       .no_bos = request.no_bos},
                               .sites = request.lower.sites.spec,
                               .site = request.site,
                               .observer = request.observer};

@@ -19,11 +19,12 @@ struct RunRequest {
   std::string model;  // file to run: HDF5 trace, LLM checkpoint, ONNX model, Keras HDF5 model
   SiteConfig site;    // neuron, coding and engine of every coded site (site.raster: capture one token)
   // --- LLM checkpoints (llama2.c .bin, or config.json + model.safetensors)
-  std::string tokenizer;        // llama2.c tokenizer .bin; default: tokenizer.bin beside the model
+  std::string tokenizer;        // llama2.c .bin or tokenizer.json; default: the one beside the model
   std::string prompt;           // text to run teacher-forced, or
   std::string text_file;        // a file holding it, or
   std::string tokens_file;      // token ids
   std::int64_t max_tokens = 0;  // > 0: keep the first max_tokens tokens
+  bool no_bos = false;          // --no-bos: no BOS / post-processor special tokens around the text
   // --- General networks (ONNX, Keras): the dataset the model runs on (IDX images, optional labels).
   std::string images;
   std::string labels;
