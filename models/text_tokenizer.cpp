@@ -62,9 +62,9 @@ std::shared_ptr<const TextTokenizer> load_text_tokenizer(const std::filesystem::
     return std::make_shared<Llama2cTextTokenizer>(Tokenizer::load(file, model_vocab));
   auto t = std::make_shared<TokenizerJson>(TokenizerJson::load(file));
   if (model_vocab >= 0 && t->vocab_size() > model_vocab) {
-    throw ModelError(cat(file.string(), ": the tokenizer has ids up to ", t->vocab_size() - 1, " (", t->vocab_size(),
-                         " with its added tokens) but the model's vocab_size is ", model_vocab,
-                         " (tokenizer of another model?)"));
+    throw ModelError(cat(file.string(), ": the tokenizer has ids up to ", t->vocab_size() - 1, " (",
+                         t->vocab_size(), " with its added tokens) but the model's vocab_size is ",
+                         model_vocab, " (tokenizer of another model?)"));
   }
   return t;
 }

@@ -82,8 +82,8 @@ enum class TokenizerFormat { llama2c, tokenizer_json };
 // By extension (.json: tokenizer.json, .bin: llama2.c), else by content (first non-blank byte '{').
 TokenizerFormat detect_tokenizer_format(const std::filesystem::path& file);
 
-// Loads `file` of either format for a model of `model_vocab` embedding rows: a llama2.c file must hold exactly
-// that many pieces; a tokenizer.json may have fewer ids (checkpoints pad the embedding) but not more.
+// Loads `file` of either format for a model of `model_vocab` embedding rows: a llama2.c file must hold
+// exactly that many pieces; a tokenizer.json may have fewer ids (checkpoints pad the embedding) but not more.
 // model_vocab < 0: no model to fit (spikesim tokenize). ModelError naming the file otherwise.
 std::shared_ptr<const TextTokenizer> load_text_tokenizer(const std::filesystem::path& file,
                                                          std::int64_t model_vocab);

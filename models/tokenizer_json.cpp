@@ -169,12 +169,15 @@ std::string utf8_of(UChar32 c) {
 
 // A JSON string holding exactly one character (Rust's `char` fields).
 UChar32 single_char(const Reader& r, const std::string& key, const std::string& s) {
-  if (s.empty() || char_len(s[0]) != s.size()) r.fail(key, cat("expected one character, found ", shown(Json(s))));
+  if (s.empty() || char_len(s[0]) != s.size())
+    r.fail(key, cat("expected one character, found ", shown(Json(s))));
   return code_point(s, 0);
 }
 
 // Rust regex's \s (Unicode White_Space) and \w (Alphabetic, M, Nd, Pc, Join_Control): the added-token flags.
-bool is_white_space(UChar32 c) { return u_isUWhiteSpace(c) != 0; }
+bool is_white_space(UChar32 c) {
+  return u_isUWhiteSpace(c) != 0;
+}
 bool is_word_char(UChar32 c) {
   const auto mask = static_cast<std::uint32_t>(U_GET_GC_MASK(c));
   return u_hasBinaryProperty(c, UCHAR_ALPHABETIC) != 0 ||
@@ -206,8 +209,8 @@ class Regex {
     if (code == nullptr) {
       std::array<PCRE2_UCHAR, 256> message{};
       pcre2_get_error_message(error, message.data(), message.size());
-      r.fail(key, cat("the regex ", shown(Json(pattern)), " does not compile (PCRE2, at offset ", offset, "): ",
-                      reinterpret_cast<const char*>(message.data())));
+      r.fail(key, cat("the regex ", shown(Json(pattern)), " does not compile (PCRE2, at offset ", offset,
+                      "): ", reinterpret_cast<const char*>(message.data())));
     }
     code_ = std::shared_ptr<pcre2_code>(code, pcre2_code_free);
     (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // without JIT the interpreter gives the same matches
@@ -229,8 +232,8 @@ class Regex {
       if (rc < 0) {
         std::array<PCRE2_UCHAR, 256> message{};
         pcre2_get_error_message(rc, message.data(), message.size());
-        throw ModelError(cat(file_, ": the regex ", shown(Json(pattern_)), " failed on the text at byte ", last_end,
-                             ": ", reinterpret_cast<const char*>(message.data())));
+        throw ModelError(cat(file_, ": the regex ", shown(Json(pattern_)), " failed on the text at byte ",
+                             last_end, ": ", reinterpret_cast<const char*>(message.data())));
       }
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(scratch.data);
       const Span m{ov[0], std::max(ov[0], ov[1])};
@@ -253,7 +256,7 @@ class Regex {
     Scratch()
         : data(pcre2_match_data_create(1, nullptr)),
           context(pcre2_match_context_create(nullptr)),
-          stack(pcre2_jit_stack_create(32 * 1024, 64 * 1024 * 1024, nullptr)) {
+          stack(pcre2_jit_stack_create(std::size_t{32} * 1024, std::size_t{64} * 1024 * 1024, nullptr)) {
       if (data == nullptr || context == nullptr || stack == nullptr) throw std::bad_alloc();
       pcre2_jit_stack_assign(context, nullptr, stack);
     }
@@ -380,8 +383,9 @@ Behavior parse_behavior(const Reader& r, const Json& obj, const std::string& key
   if (b == "MergedWithPrevious") return Behavior::merged_with_previous;
   if (b == "MergedWithNext") return Behavior::merged_with_next;
   if (b == "Contiguous") return Behavior::contiguous;
-  r.fail(Reader::join(key, "behavior"),
-         cat("'", b, "' is not a behavior (Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous)"));
+  r.fail(
+      Reader::join(key, "behavior"),
+      cat("'", b, "' is not a behavior (Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous)"));
 }
 
 // {"String": s} (a literal) or {"Regex": r}.
@@ -439,7 +443,8 @@ void push_parts(const Piece& piece, const std::vector<Span>& spans, std::vector<
   }
 }
 
-// ------------------------------------------------------------------------------------------------ normalizers
+// ------------------------------------------------------------------------------------------------
+// normalizers
 
 struct NormalizerStep {
   enum class Kind { nfc, nfd, nfkc, nfkd, prepend, replace };
@@ -456,14 +461,17 @@ void normalize(const std::vector<NormalizerStep>& steps, std::string& s) {
       case NormalizerStep::Kind::nfkc:
       case NormalizerStep::Kind::nfkd: {
         UErrorCode status = U_ZERO_ERROR;
-        const icu::Normalizer2* form = n.kind == NormalizerStep::Kind::nfc    ? icu::Normalizer2::getNFCInstance(status)
-                                       : n.kind == NormalizerStep::Kind::nfd  ? icu::Normalizer2::getNFDInstance(status)
-                                       : n.kind == NormalizerStep::Kind::nfkc ? icu::Normalizer2::getNFKCInstance(status)
-                                                                               : icu::Normalizer2::getNFKDInstance(status);
+        const icu::Normalizer2* form =
+            n.kind == NormalizerStep::Kind::nfc    ? icu::Normalizer2::getNFCInstance(status)
+            : n.kind == NormalizerStep::Kind::nfd  ? icu::Normalizer2::getNFDInstance(status)
+            : n.kind == NormalizerStep::Kind::nfkc ? icu::Normalizer2::getNFKCInstance(status)
+                                                   : icu::Normalizer2::getNFKDInstance(status);
         std::string out;
         out.reserve(s.size());
         icu::StringByteSink<std::string> sink(&out);
-        if (U_SUCCESS(status)) form->normalizeUTF8(0, icu::StringPiece(s.data(), static_cast<std::int32_t>(s.size())), sink, nullptr, status);
+        if (U_SUCCESS(status))
+          form->normalizeUTF8(0, icu::StringPiece(s.data(), static_cast<std::int32_t>(s.size())), sink,
+                              nullptr, status);
         if (U_FAILURE(status)) throw ModelError(cat("ICU normalization failed: ", u_errorName(status)));
         s = std::move(out);
         break;
@@ -489,7 +497,8 @@ void normalize(const std::vector<NormalizerStep>& steps, std::string& s) {
   }
 }
 
-// ------------------------------------------------------------------------------------------------ pre-tokenizers
+// ------------------------------------------------------------------------------------------------
+// pre-tokenizers
 
 enum class PrependScheme { always, first, never };
 
@@ -554,10 +563,12 @@ void pre_tokenize(const PreTokenizerStep& step, std::vector<Piece>& pieces) {
         }
         p.text = std::move(replaced);
         const bool starts = p.text.compare(0, step.replacement.size(), step.replacement) == 0;
-        if (!starts && (step.prepend == PrependScheme::always || (step.prepend == PrependScheme::first && p.at_start)))
+        if (!starts &&
+            (step.prepend == PrependScheme::always || (step.prepend == PrependScheme::first && p.at_start)))
           p.text.insert(0, step.replacement);
         if (step.split) {
-          push_parts(p, split_spans(find_char_cuts(p.text, step.replacement), Behavior::merged_with_next), out);
+          push_parts(p, split_spans(find_char_cuts(p.text, step.replacement), Behavior::merged_with_next),
+                     out);
         } else {
           out.push_back(std::move(p));
         }
@@ -568,7 +579,8 @@ void pre_tokenize(const PreTokenizerStep& step, std::vector<Piece>& pieces) {
   pieces = std::move(out);
 }
 
-// ------------------------------------------------------------------------------------------------ added tokens
+// ------------------------------------------------------------------------------------------------ added
+// tokens
 
 struct AddedToken {
   std::string content;
@@ -843,7 +855,9 @@ struct Bpe {
       std::int32_t new_id;
     };
     // Lowest rank first, then the leftmost position (tokenizers' Merge ordering).
-    auto later = [](const Entry& a, const Entry& b) { return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos; };
+    auto later = [](const Entry& a, const Entry& b) {
+      return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
+    };
     std::priority_queue<Entry, std::vector<Entry>, decltype(later)> queue(later);
     for (std::size_t i = 0; i + 1 < w.size(); ++i) {
       const auto it = merges.find(pair_key(w[i].c, w[i + 1].c));
@@ -942,7 +956,8 @@ struct TemplatePiece {
 
 }  // namespace
 
-// ------------------------------------------------------------------------------------------------ the pipeline
+// ------------------------------------------------------------------------------------------------ the
+// pipeline
 
 struct TokenizerJson::Impl {
   std::string file;
@@ -1010,12 +1025,14 @@ struct TokenizerJson::Impl {
   }
 
   // Steps 1-4: the model's ids (and token strings) of `text`, without the post-processor.
-  void tokenize(std::string_view text, std::vector<std::int32_t>& ids, std::vector<std::string>* tokens) const {
+  void tokenize(std::string_view text, std::vector<std::int32_t>& ids,
+                std::vector<std::string>* tokens) const {
     // 1. added tokens in the raw text
     std::vector<Piece> pieces;
     for (const Split& s : added_splits(text, raw_trie)) {
       if (s.span.end <= s.span.start) continue;
-      pieces.push_back({std::string(text.substr(s.span.start, s.span.end - s.span.start)), s.id, s.span.start == 0});
+      pieces.push_back(
+          {std::string(text.substr(s.span.start, s.span.end - s.span.start)), s.id, s.span.start == 0});
     }
     // 2. normalizer, then the normalized added tokens
     if (!normalizers.empty() || !normalized_trie.empty()) {
@@ -1093,7 +1110,8 @@ struct TokenizerJson::Impl {
   [[nodiscard]] const std::string* token_of(std::int32_t id) const {
     const auto it = added_by_id.find(id);
     if (it != added_by_id.end()) return &added[it->second].match;
-    if (id >= 0 && static_cast<std::size_t>(id) < bpe.vocab_r.size()) return &bpe.vocab_r[static_cast<std::size_t>(id)];
+    if (id >= 0 && static_cast<std::size_t>(id) < bpe.vocab_r.size())
+      return &bpe.vocab_r[static_cast<std::size_t>(id)];
     return nullptr;
   }
 
@@ -1138,7 +1156,8 @@ void parse_model(const Reader& r, const Json& root, Impl& t) {
   }
   if (const Json* d = Reader::find(m, "dropout"); d != nullptr && !d->is_null()) {
     if (!d->is_number() || d->get<double>() != 0.0)
-      r.fail("model.dropout", cat(shown(*d), " is not supported (BPE dropout makes encoding random; null or 0)"));
+      r.fail("model.dropout",
+             cat(shown(*d), " is not supported (BPE dropout makes encoding random; null or 0)"));
   }
   Bpe& bpe = t.bpe;
   bpe.byte_fallback = r.boolean_or(m, "model", "byte_fallback", false);
@@ -1212,19 +1231,22 @@ void parse_model(const Reader& r, const Json& root, Impl& t) {
     if (ia < 0) r.fail(key, cat(shown(e), ": ", shown(Json(a)), " is not in model.vocab"));
     if (ib < 0) r.fail(key, cat(shown(e), ": ", shown(Json(b)), " is not in model.vocab"));
     const std::int32_t merged = bpe.find(a + b);
-    if (merged < 0) r.fail(key, cat(shown(e), ": the merged token ", shown(Json(a + b)), " is not in model.vocab"));
+    if (merged < 0)
+      r.fail(key, cat(shown(e), ": the merged token ", shown(Json(a + b)), " is not in model.vocab"));
     bpe.merges[pair_key(ia, ib)] = MergeRule{rank, merged};  // a repeated pair keeps its last rank, as there
     ++rank;
   }
 }
 
-void parse_normalizer(const Reader& r, const Json& j, const std::string& key, std::vector<NormalizerStep>& out) {
+void parse_normalizer(const Reader& r, const Json& j, const std::string& key,
+                      std::vector<NormalizerStep>& out) {
   if (j.is_null()) return;
   const std::string type = r.type(j, key);
   NormalizerStep n;
   if (type == "Sequence") {
     const Json& list = r.at(j, key, "normalizers");
-    if (!list.is_array()) r.fail(Reader::join(key, "normalizers"), cat("expected an array, found ", shown(list)));
+    if (!list.is_array())
+      r.fail(Reader::join(key, "normalizers"), cat("expected an array, found ", shown(list)));
     for (std::size_t i = 0; i < list.size(); ++i)
       parse_normalizer(r, list[i], Reader::index(Reader::join(key, "normalizers"), i), out);
     return;
@@ -1256,7 +1278,8 @@ void parse_pre_tokenizer(const Reader& r, const Json& j, const std::string& key,
   const std::string type = r.type(j, key);
   if (type == "Sequence") {
     const Json& list = r.at(j, key, "pretokenizers");
-    if (!list.is_array()) r.fail(Reader::join(key, "pretokenizers"), cat("expected an array, found ", shown(list)));
+    if (!list.is_array())
+      r.fail(Reader::join(key, "pretokenizers"), cat("expected an array, found ", shown(list)));
     for (std::size_t i = 0; i < list.size(); ++i)
       parse_pre_tokenizer(r, list[i], Reader::index(Reader::join(key, "pretokenizers"), i), out);
     return;
@@ -1288,15 +1311,17 @@ void parse_pre_tokenizer(const Reader& r, const Json& j, const std::string& key,
       r.fail(Reader::join(key, "prepend_scheme"), cat("'", s, "' is not one of always, first, never"));
     }
     // Older files: add_prefix_space false means prepend_scheme never (and must not contradict it).
-    if (const Json* aps = Reader::find(j, "add_prefix_space"); aps != nullptr && aps->is_boolean() && !aps->get<bool>()) {
+    if (const Json* aps = Reader::find(j, "add_prefix_space");
+        aps != nullptr && aps->is_boolean() && !aps->get<bool>()) {
       if (p.prepend != PrependScheme::never && scheme != nullptr)
         r.fail(Reader::join(key, "add_prefix_space"), "false does not match the declared prepend_scheme");
       p.prepend = PrependScheme::never;
     }
     p.split = r.boolean_or(j, key, "split", true);
     if (p.prepend == PrependScheme::first && !out.empty()) {
-      r.fail(key, "Metaspace with prepend_scheme \"first\" after another pre-tokenizer is not supported (it "
-                  "needs the original offsets of split words)");
+      r.fail(key,
+             "Metaspace with prepend_scheme \"first\" after another pre-tokenizer is not supported (it "
+             "needs the original offsets of split words)");
     }
   } else {
     r.unsupported(key, type, "ByteLevel, Split, Metaspace, Sequence, null");
@@ -1308,7 +1333,8 @@ void parse_decoder(const Reader& r, const Json& j, const std::string& key, std::
   const std::string type = r.type(j, key);
   if (type == "Sequence") {
     const Json& list = r.at(j, key, "decoders");
-    if (!list.is_array()) r.fail(Reader::join(key, "decoders"), cat("expected an array, found ", shown(list)));
+    if (!list.is_array())
+      r.fail(Reader::join(key, "decoders"), cat("expected an array, found ", shown(list)));
     for (std::size_t i = 0; i < list.size(); ++i)
       parse_decoder(r, list[i], Reader::index(Reader::join(key, "decoders"), i), out);
     return;
@@ -1331,7 +1357,8 @@ void parse_decoder(const Reader& r, const Json& j, const std::string& key, std::
     } else {
       r.fail(Reader::join(key, "prepend_scheme"), cat("'", s, "' is not one of always, first, never"));
     }
-    if (const Json* aps = Reader::find(j, "add_prefix_space"); aps != nullptr && aps->is_boolean() && !aps->get<bool>())
+    if (const Json* aps = Reader::find(j, "add_prefix_space");
+        aps != nullptr && aps->is_boolean() && !aps->get<bool>())
       d.prepend = PrependScheme::never;
   } else if (type == "Replace") {
     d.kind = DecoderStep::Kind::replace;
@@ -1355,13 +1382,15 @@ void parse_decoder(const Reader& r, const Json& j, const std::string& key, std::
 
 // A known id (vocabulary or added token) for a post-processor's special token.
 std::int32_t known_id(const Reader& r, const Impl& t, const Json& v, const std::string& key) {
-  const auto id = static_cast<std::int32_t>(r.integer_value(v, key, 0, std::numeric_limits<std::int32_t>::max()));
+  const auto id =
+      static_cast<std::int32_t>(r.integer_value(v, key, 0, std::numeric_limits<std::int32_t>::max()));
   if (t.token_of(id) == nullptr) r.fail(key, cat("id ", id, " is neither in model.vocab nor an added token"));
   return id;
 }
 
 // ["token", id] of BertProcessing / RobertaProcessing.
-TemplatePiece token_pair(const Reader& r, const Impl& t, const Json& j, const std::string& key, const char* name) {
+TemplatePiece token_pair(const Reader& r, const Impl& t, const Json& j, const std::string& key,
+                         const char* name) {
   const Json& v = r.at(j, key, name);
   const std::string k = Reader::join(key, name);
   if (!v.is_array() || v.size() != 2 || !v[0].is_string())
@@ -1374,21 +1403,25 @@ void parse_post_processor(const Reader& r, const Json& j, const std::string& key
   const std::string type = r.type(j, key);
   if (type == "Sequence") {
     const Json& list = r.at(j, key, "processors");
-    if (!list.is_array()) r.fail(Reader::join(key, "processors"), cat("expected an array, found ", shown(list)));
+    if (!list.is_array())
+      r.fail(Reader::join(key, "processors"), cat("expected an array, found ", shown(list)));
     for (std::size_t i = 0; i < list.size(); ++i)
       parse_post_processor(r, list[i], Reader::index(Reader::join(key, "processors"), i), t);
     return;
   }
   if (type == "ByteLevel") return;  // offsets only
   if (type != "TemplateProcessing" && type != "BertProcessing" && type != "RobertaProcessing")
-    r.unsupported(key, type, "TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence, null");
+    r.unsupported(key, type,
+                  "TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence, null");
   if (t.has_template) {
-    r.fail(key, "a second processor that adds special tokens is not supported (tokenizers cannot chain them "
-                "either)");
+    r.fail(key,
+           "a second processor that adds special tokens is not supported (tokenizers cannot chain them "
+           "either)");
   }
   t.has_template = true;
   if (type != "TemplateProcessing") {
-    t.single = {token_pair(r, t, j, key, "cls"), TemplatePiece{true, {}, {}}, token_pair(r, t, j, key, "sep")};
+    t.single = {token_pair(r, t, j, key, "cls"), TemplatePiece{true, {}, {}},
+                token_pair(r, t, j, key, "sep")};
     return;
   }
   const Json& specials = r.at(j, key, "special_tokens");
@@ -1421,7 +1454,8 @@ void parse_post_processor(const Reader& r, const Json& j, const std::string& key
       for (std::size_t k = 0; k < ids.size(); ++k) {
         p.ids.push_back(known_id(r, t, ids[k], Reader::index(Reader::join(ekey, "ids"), k)));
         if (!tokens[k].is_string())
-          r.fail(Reader::index(Reader::join(ekey, "tokens"), k), cat("expected a string, found ", shown(tokens[k])));
+          r.fail(Reader::index(Reader::join(ekey, "tokens"), k),
+                 cat("expected a string, found ", shown(tokens[k])));
         p.tokens.push_back(tokens[k].get<std::string>());
       }
       t.single.push_back(std::move(p));
@@ -1485,10 +1519,12 @@ TokenizerJson TokenizerJson::load(const std::filesystem::path& path) {
   if (!std::filesystem::is_regular_file(path, ec)) throw ModelError(cat(file, ": file not found"));
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) throw ModelError(cat(file, ": cannot read its size: ", ec.message()));
-  if (size > (1ULL << 31U)) throw ModelError(cat(file, ": ", size, " bytes is too large for a tokenizer.json (2 GiB at most)"));
+  if (size > (1ULL << 31U))
+    throw ModelError(cat(file, ": ", size, " bytes is too large for a tokenizer.json (2 GiB at most)"));
   std::ifstream in(path, std::ios::binary);
   std::string text(static_cast<std::size_t>(size), '\0');
-  if (!in.read(text.data(), static_cast<std::streamsize>(size))) throw ModelError(cat(file, ": cannot be read"));
+  if (!in.read(text.data(), static_cast<std::streamsize>(size)))
+    throw ModelError(cat(file, ": cannot be read"));
   return parse(text, file);
 }
 
@@ -1503,15 +1539,17 @@ TokenizerJson TokenizerJson::parse(std::string_view json_text, const std::string
   if (!root.is_object()) r.fail("(top level)", cat("expected a tokenizer.json object, found ", shown(root)));
   auto t = std::make_shared<Impl>();
   t->file = file;
-  if (const Json* v = Reader::find(root, "version"); v != nullptr && !(v->is_string() && v->get<std::string>() == "1.0"))
+  if (const Json* v = Reader::find(root, "version");
+      v != nullptr && !(v->is_string() && v->get<std::string>() == "1.0"))
     r.fail("version", cat(shown(*v), " is not a tokenizer.json version this reader knows (\"1.0\")"));
   if (const Json* v = Reader::find(root, "truncation"); v != nullptr && !v->is_null())
     r.fail("truncation", cat(shown(*v), " is not supported (it would cut the text; only null)"));
   if (const Json* v = Reader::find(root, "padding"); v != nullptr && !v->is_null()) {
     const Json* strategy = Reader::find(*v, "strategy");
     if (strategy == nullptr || !(strategy->is_string() && strategy->get<std::string>() == "BatchLongest"))
-      r.fail("padding", cat(shown(*v), " is not supported (only null or strategy BatchLongest, which pads "
-                                      "nothing in a single text)"));
+      r.fail("padding", cat(shown(*v),
+                            " is not supported (only null or strategy BatchLongest, which pads "
+                            "nothing in a single text)"));
   }
   parse_model(r, root, *t);
   parse_normalizer(r, r.at(root, "", "normalizer"), "normalizer", t->normalizers);
@@ -1545,14 +1583,21 @@ std::string TokenizerJson::decode(std::span<const std::int32_t> ids, bool skip_s
   return impl_->decode(ids, skip_special);
 }
 
-std::int64_t TokenizerJson::vocab_size() const { return impl_->vocab_size; }
-std::int64_t TokenizerJson::model_vocab_size() const { return static_cast<std::int64_t>(impl_->bpe.vocab_r.size()); }
-const std::string& TokenizerJson::file() const { return impl_->file; }
+std::int64_t TokenizerJson::vocab_size() const {
+  return impl_->vocab_size;
+}
+std::int64_t TokenizerJson::model_vocab_size() const {
+  return static_cast<std::int64_t>(impl_->bpe.vocab_r.size());
+}
+const std::string& TokenizerJson::file() const {
+  return impl_->file;
+}
 
 std::optional<std::int32_t> TokenizerJson::bos_id() const {
   const auto& s = impl_->single;
   for (std::size_t i = 0; i + 1 < s.size(); ++i) {
-    if (s[i + 1].sequence) return !s[i].sequence && s[i].ids.size() == 1 ? std::optional(s[i].ids[0]) : std::nullopt;
+    if (s[i + 1].sequence)
+      return !s[i].sequence && s[i].ids.size() == 1 ? std::optional(s[i].ids[0]) : std::nullopt;
   }
   return std::nullopt;
 }
@@ -1560,7 +1605,8 @@ std::optional<std::int32_t> TokenizerJson::bos_id() const {
 std::optional<std::int32_t> TokenizerJson::eos_id() const {
   const auto& s = impl_->single;
   for (std::size_t i = 0; i + 1 < s.size(); ++i) {
-    if (s[i].sequence) return !s[i + 1].sequence && s[i + 1].ids.size() == 1 ? std::optional(s[i + 1].ids[0]) : std::nullopt;
+    if (s[i].sequence)
+      return !s[i + 1].sequence && s[i + 1].ids.size() == 1 ? std::optional(s[i + 1].ids[0]) : std::nullopt;
   }
   return std::nullopt;
 }

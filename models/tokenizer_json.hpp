@@ -8,10 +8,11 @@
 //   2. the normalizer runs on each remaining piece (NFC, NFD, NFKC, NFKD through ICU; Prepend; Replace with a
 //      string or a regex; Sequence), then added tokens with normalized = true are matched in its output;
 //   3. the pre-tokenizers split the pieces into words (ByteLevel with the GPT-2 regex or none, and GPT-2's
-//      bytes_to_unicode alphabet; Split with a regex or string pattern, every behavior, invert; Metaspace with
-//      prepend_scheme always / first / never and split; Sequence). Regexes run on PCRE2 with UTF and Unicode
-//      properties, with Oniguruma's iteration over empty matches;
-//   4. BPE on each word: characters (byte_fallback "<0xNN>" pieces, unk_token, fuse_unk), then merges by rank,
+//      bytes_to_unicode alphabet; Split with a regex or string pattern, every behavior, invert; Metaspace
+//      with prepend_scheme always / first / never and split; Sequence). Regexes run on PCRE2 with UTF and
+//      Unicode properties, with Oniguruma's iteration over empty matches;
+//   4. BPE on each word: characters (byte_fallback "<0xNN>" pieces, unk_token, fuse_unk), then merges by
+//   rank,
 //      lowest first, leftmost on ties; ignore_merges keeps a word that is itself in the vocabulary whole;
 //   5. with add_special, the post-processor's special tokens: TemplateProcessing (single), BertProcessing and
 //      RobertaProcessing ([cls] $A [sep]), ByteLevel (nothing for ids), Sequence of them.

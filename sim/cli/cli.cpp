@@ -68,8 +68,9 @@ SiteConfig site_config(const CodingArgs& args) {
 }
 
 void add_llm_text_options(CLI::App& cmd, LlmTextArgs& args) {
-  cmd.add_option("--tokenizer", args.tokenizer,
-                 "LLM: llama2.c tokenizer .bin or Hugging Face tokenizer.json (default: the one beside the model)")
+  cmd.add_option(
+         "--tokenizer", args.tokenizer,
+         "LLM: llama2.c tokenizer .bin or Hugging Face tokenizer.json (default: the one beside the model)")
       ->check(CLI::ExistingFile);
   cmd.add_option("--prompt", args.prompt, "LLM: text to run (tokenized with BOS / the tokenizer's template)");
   cmd.add_option("--text-file", args.text_file, "LLM: file with the text to run (its final newline dropped)")

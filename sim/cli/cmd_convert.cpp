@@ -37,8 +37,8 @@ int convert(const ConvertArgs& a) {
                      models::safetensors_bytes(
                          models::hf_tensors(model, dtype),
                          {{"format", "pt"}, {"converted_by", "spikesim convert"}, {"source", a.model}}));
-  const std::string tokenizer_name = tokenizer && tokenizer->format() == "tokenizer.json" ? "tokenizer.json"
-                                                                                          : "tokenizer.bin";
+  const std::string tokenizer_name =
+      tokenizer && tokenizer->format() == "tokenizer.json" ? "tokenizer.json" : "tokenizer.bin";
   if (tokenizer) {
     std::ifstream in(tokenizer->file(), std::ios::binary);
     std::ostringstream bytes;
@@ -65,9 +65,10 @@ void add_convert_command(CLI::App& app, Action& action) {
                   "llama2.c .bin checkpoint, or a directory / .safetensors with config.json")
       ->required()
       ->check(CLI::ExistingPath);
-  cmd->add_option("--tokenizer", args->tokenizer,
-                  "llama2.c tokenizer .bin or tokenizer.json, copied as tokenizer.bin / tokenizer.json (default: "
-                  "the one beside the model)")
+  cmd->add_option(
+         "--tokenizer", args->tokenizer,
+         "llama2.c tokenizer .bin or tokenizer.json, copied as tokenizer.bin / tokenizer.json (default: "
+         "the one beside the model)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", args->out, "Output directory")->required();
   cmd->add_option("--dtype", args->dtype, "Stored dtype")

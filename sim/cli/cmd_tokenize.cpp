@@ -54,13 +54,15 @@ int tokenize(const TokenizeArgs& a) {
 void add_tokenize_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<TokenizeArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "tokenize", "Print the token ids and token strings of a text as JSON: {\"ids\": [...], \"tokens\": [...]}");
+      "tokenize",
+      "Print the token ids and token strings of a text as JSON: {\"ids\": [...], \"tokens\": [...]}");
   cmd->add_option("--tokenizer", args->tokenizer, "Hugging Face tokenizer.json or llama2.c tokenizer .bin")
       ->required()
       ->check(CLI::ExistingFile);
   auto* text = cmd->add_option("--text", args->text, "The text");
-  auto* file = cmd->add_option("--text-file", args->text_file, "File with the text (its final newline dropped, as "
-                                                                "run --text-file reads it)")
+  auto* file = cmd->add_option("--text-file", args->text_file,
+                               "File with the text (its final newline dropped, as "
+                               "run --text-file reads it)")
                    ->check(CLI::ExistingFile);
   text->excludes(file);
   cmd->add_flag("--no-bos", args->no_bos,

@@ -42,7 +42,8 @@ std::shared_ptr<const models::TextTokenizer> load_llm_tokenizer(const std::files
   std::error_code ec;
   const std::filesystem::path dir = std::filesystem::is_directory(model, ec) ? model : model.parent_path();
   const bool hf = is_hf_checkpoint(model);
-  for (const char* name : {hf ? "tokenizer.json" : "tokenizer.bin", hf ? "tokenizer.bin" : "tokenizer.json"}) {
+  for (const char* name :
+       {hf ? "tokenizer.json" : "tokenizer.bin", hf ? "tokenizer.bin" : "tokenizer.json"}) {
     const auto beside = dir / name;
     if (std::filesystem::is_regular_file(beside, ec)) return models::load_text_tokenizer(beside, vocab_size);
   }

@@ -36,7 +36,7 @@ struct LlmText {
   std::string text_file;
   std::string tokens_file;  // token ids separated by whitespace or commas (no tokenizer needed)
   std::int64_t max_tokens =
-      0;  // > 0: keep the first max_tokens tokens (else longer than seq_len is an error)
+      0;                // > 0: keep the first max_tokens tokens (else longer than seq_len is an error)
   bool no_bos = false;  // --no-bos: encode without the tokenizer's special tokens (BOS / the template)
 };
 struct LlmTokens {
