@@ -1272,6 +1272,16 @@ void parse_normalizer(const Reader& r, const Json& j, const std::string& key,
   out.push_back(std::move(n));
 }
 
+// Metaspace's prepend_scheme (pre-tokenizer and decoder alike): always (the default), first or never.
+PrependScheme parse_prepend_scheme(const Reader& r, const Json& j, const std::string& key) {
+  if (Reader::find(j, "prepend_scheme") == nullptr) return PrependScheme::always;
+  const std::string s = r.string(j, key, "prepend_scheme");
+  if (s == "always") return PrependScheme::always;
+  if (s == "first") return PrependScheme::first;
+  if (s == "never") return PrependScheme::never;
+  r.fail(Reader::join(key, "prepend_scheme"), cat("'", s, "' is not one of always, first, never"));
+}
+
 void parse_pre_tokenizer(const Reader& r, const Json& j, const std::string& key,
                          std::vector<PreTokenizerStep>& out) {
   if (j.is_null()) return;
@@ -1300,16 +1310,7 @@ void parse_pre_tokenizer(const Reader& r, const Json& j, const std::string& key,
     p.replacement = r.string(j, key, "replacement");
     (void)single_char(r, Reader::join(key, "replacement"), p.replacement);
     const Json* scheme = Reader::find(j, "prepend_scheme");
-    const std::string s = scheme == nullptr ? "always" : r.string(j, key, "prepend_scheme");
-    if (s == "always") {
-      p.prepend = PrependScheme::always;
-    } else if (s == "first") {
-      p.prepend = PrependScheme::first;
-    } else if (s == "never") {
-      p.prepend = PrependScheme::never;
-    } else {
-      r.fail(Reader::join(key, "prepend_scheme"), cat("'", s, "' is not one of always, first, never"));
-    }
+    p.prepend = parse_prepend_scheme(r, j, key);
     // Older files: add_prefix_space false means prepend_scheme never (and must not contradict it).
     if (const Json* aps = Reader::find(j, "add_prefix_space");
         aps != nullptr && aps->is_boolean() && !aps->get<bool>()) {
@@ -1346,17 +1347,7 @@ void parse_decoder(const Reader& r, const Json& j, const std::string& key, std::
     d.kind = DecoderStep::Kind::metaspace;
     d.replacement = r.string(j, key, "replacement");
     (void)single_char(r, Reader::join(key, "replacement"), d.replacement);
-    const Json* scheme = Reader::find(j, "prepend_scheme");
-    const std::string s = scheme == nullptr ? "always" : r.string(j, key, "prepend_scheme");
-    if (s == "always") {
-      d.prepend = PrependScheme::always;
-    } else if (s == "first") {
-      d.prepend = PrependScheme::first;
-    } else if (s == "never") {
-      d.prepend = PrependScheme::never;
-    } else {
-      r.fail(Reader::join(key, "prepend_scheme"), cat("'", s, "' is not one of always, first, never"));
-    }
+    d.prepend = parse_prepend_scheme(r, j, key);
     if (const Json* aps = Reader::find(j, "add_prefix_space");
         aps != nullptr && aps->is_boolean() && !aps->get<bool>())
       d.prepend = PrependScheme::never;
