@@ -26,4 +26,12 @@ inline std::string shape_str(const std::vector<std::int64_t>& shape) {
   return s + "]";
 }
 
+// join({"a", "b"}, ", ") -> "a, b"
+inline std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string s;
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    s += (i ? separator : "") + parts[i];
+  return s;
+}
+
 }  // namespace spikesim

@@ -1,12 +1,23 @@
 #pragma once
 // Hugging Face style LLM checkpoints: config.json + model.safetensors (or sharded
-// model.safetensors.index.json), for LlamaForCausalLM and Qwen2ForCausalLM, dtypes F32/F16/BF16.
+// model.safetensors.index.json), dtypes F32/F16/BF16, for LlamaForCausalLM, Qwen2ForCausalLM,
+// Qwen3ForCausalLM (per-head q/k RMSNorm), MistralForCausalLM (sliding window), MixtralForCausalLM,
+// Qwen2MoeForCausalLM and Qwen3MoeForCausalLM (mixtures of experts), as transformers 5.17 defines them.
 //
 // config.json keys read: architectures (or model_type), hidden_size, intermediate_size, num_hidden_layers,
-// num_attention_heads, num_key_value_heads, head_dim, vocab_size, max_position_embeddings, rms_norm_eps,
-// rope_theta, tie_word_embeddings, attention_bias, mlp_bias, hidden_act (must be silu), rope_scaling (must
-// be absent/null), use_sliding_window (must be false), bos_token_id, eos_token_id.
-// Qwen2ForCausalLM always has q/k/v biases.
+// num_attention_heads, num_key_value_heads, head_dim (absent / null: hidden / heads), vocab_size,
+// max_position_embeddings, rms_norm_eps, tie_word_embeddings, attention_bias, mlp_bias (Llama only),
+// qkv_bias (Qwen2-MoE), hidden_act (must be silu), bos_token_id, eos_token_id;
+// RoPE in either style: rope_parameters {rope_type, rope_theta, factor, ...} (transformers 5) or rope_theta
+// + rope_scaling {rope_type | type, factor, ...} (older), types default, linear, dynamic, llama3
+// (low_freq_factor, high_freq_factor, original_max_position_embeddings) and yarn (original_max_position_
+// embeddings, beta_fast, beta_slow, attention_factor, truncate); partial_rotary_factor must be 1;
+// sliding windows: sliding_window (Mistral / Mixtral: every layer), use_sliding_window + layer_types or
+// max_window_layers (Qwen families; the window is ignored when use_sliding_window is false);
+// experts: num_local_experts (Mixtral) / num_experts, num_experts_per_tok, moe_intermediate_size,
+// norm_topk_prob, shared_expert_intermediate_size, decoder_sparse_step, mlp_only_layers.
+// Any other value of a key read here is refused naming the file and key. dtype / torch_dtype are not read:
+// each tensor's stored dtype is (weights stay in it). Qwen2 / Qwen2-MoE always have q/k/v biases.
 
 #include <filesystem>
 #include <string>

@@ -1,5 +1,6 @@
 #include "models/llm.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "base/text.hpp"
@@ -11,12 +12,120 @@ std::string_view name(RopeStyle style) {
   return style == RopeStyle::interleaved ? "interleaved" : "half";
 }
 
+std::string_view name(RopeType type) {
+  switch (type) {
+    case RopeType::plain:
+      return "default";
+    case RopeType::linear:
+      return "linear";
+    case RopeType::dynamic:
+      return "dynamic";
+    case RopeType::llama3:
+      return "llama3";
+    case RopeType::yarn:
+      return "yarn";
+  }
+  return "?";
+}
+
+// transformers modeling_rope_utils.py (5.17): _compute_default_rope_parameters, _compute_linear_scaling_...,
+// _compute_llama3_parameters, _compute_yarn_parameters. Computed in double (transformers: float32).
+RopeFrequencies rope_frequencies(const RopeScaling& s, double theta, std::int64_t head_dim,
+                                 std::int64_t context) {
+  const auto half = static_cast<std::size_t>(head_dim / 2);
+  const auto d = static_cast<double>(head_dim);
+  RopeFrequencies f;
+  f.inv_freq.resize(half);
+  for (std::size_t i = 0; i < half; ++i)
+    f.inv_freq[i] = 1.0 / std::pow(theta, 2.0 * static_cast<double>(i) / d);
+  switch (s.type) {
+    case RopeType::plain:
+    case RopeType::dynamic:  // per call (ops::dynamic_ntk_theta)
+      break;
+    case RopeType::linear:
+      for (double& v : f.inv_freq)
+        v /= s.factor;
+      break;
+    case RopeType::llama3: {
+      const auto old = static_cast<double>(s.original_context);
+      const double low_wavelen = old / s.low_freq_factor;
+      const double high_wavelen = old / s.high_freq_factor;
+      for (double& v : f.inv_freq) {
+        const double wavelen = 2.0 * M_PI / v;
+        if (wavelen > low_wavelen) {
+          v /= s.factor;
+        } else if (!(wavelen < high_wavelen)) {  // medium: smooth between the two
+          const double smooth =
+              (old / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+          v = (1.0 - smooth) * v / s.factor + smooth * v;
+        }
+      }
+      break;
+    }
+    case RopeType::yarn: {
+      // With original_max_position_embeddings the factor is context / original (DeepSeek-V3's convention,
+      // as transformers applies it); else the stated factor over max_position_embeddings.
+      const double original =
+          s.original_context > 0 ? static_cast<double>(s.original_context) : static_cast<double>(context);
+      const double factor = s.original_context > 0 ? static_cast<double>(context) / original : s.factor;
+      const auto correction_dim = [&](double rotations) {
+        return d * std::log(original / (rotations * 2.0 * M_PI)) / (2.0 * std::log(theta));
+      };
+      double low = correction_dim(s.beta_fast);
+      double high = correction_dim(s.beta_slow);
+      if (s.truncate) {
+        low = std::floor(low);
+        high = std::ceil(high);
+      }
+      low = std::max(low, 0.0);
+      high = std::min(high, d - 1.0);
+      if (low == high) high += 0.001;
+      for (std::size_t i = 0; i < half; ++i) {
+        const double ramp = std::clamp((static_cast<double>(i) - low) / (high - low), 0.0, 1.0);
+        const double extrapolation = f.inv_freq[i];
+        f.inv_freq[i] = extrapolation / factor * ramp + extrapolation * (1.0 - ramp);
+      }
+      f.attention_scaling = s.attention_factor > 0.0 ? s.attention_factor
+                            : factor <= 1.0          ? 1.0
+                                                     : 0.1 * std::log(factor) + 1.0;
+      break;
+    }
+  }
+  return f;
+}
+
+namespace {
+
+std::int64_t mlp_weights(std::int64_t dim, std::int64_t hidden) {
+  return 3 * dim * hidden;
+}
+
+std::int64_t count_parameters(const LlmConfig& c, bool active) {
+  const std::int64_t attn = c.dim * c.q_dim() + 2 * c.dim * c.kv_dim() + c.q_dim() * c.dim;
+  const std::int64_t biases = (c.qkv_bias ? c.q_dim() + 2 * c.kv_dim() : 0) + (c.o_bias ? c.dim : 0) +
+                              (c.mlp_bias ? 2 * c.hidden_dim + c.dim : 0);
+  const std::int64_t norms = 2 * c.dim + (c.qk_norm ? 2 * c.head_dim : 0);
+  std::int64_t total = c.vocab_size * c.dim * (c.tied_classifier ? 1 : 2) + c.dim;
+  for (std::int64_t l = 0; l < c.n_layers; ++l) {
+    std::int64_t mlp = mlp_weights(c.dim, c.hidden_dim);
+    if (c.moe.sparse_layer(l)) {
+      const MoeConfig& m = c.moe;
+      mlp = m.experts * c.dim + (active ? m.top_k : m.experts) * mlp_weights(c.dim, m.expert_hidden);
+      if (m.shared_hidden > 0) mlp += mlp_weights(c.dim, m.shared_hidden) + c.dim;
+    }
+    total += attn + biases + norms + mlp;
+  }
+  return total;
+}
+
+}  // namespace
+
 std::int64_t LlmConfig::parameter_count() const {
-  const std::int64_t attn = dim * q_dim() + 2 * dim * kv_dim() + q_dim() * dim;
-  const std::int64_t biases =
-      (qkv_bias ? q_dim() + 2 * kv_dim() : 0) + (o_bias ? dim : 0) + (mlp_bias ? 2 * hidden_dim + dim : 0);
-  const std::int64_t layer = attn + 3 * dim * hidden_dim + 2 * dim + biases;
-  return vocab_size * dim * (tied_classifier ? 1 : 2) + n_layers * layer + dim;
+  return count_parameters(*this, false);
+}
+
+std::int64_t LlmConfig::active_parameter_count() const {
+  return count_parameters(*this, true);
 }
 
 std::int64_t llm_size_limit(std::string_view key) {
@@ -62,6 +171,23 @@ void validate(const LlmConfig& c, const std::string& file) {
     throw ModelError(cat(file, ": rope_theta must be finite, found ", c.rope_theta));
   if (!std::isfinite(c.norm_eps))
     throw ModelError(cat(file, ": rms_norm_eps must be finite, found ", c.norm_eps));
+  if (!c.window.empty() && c.window.size() != static_cast<std::size_t>(c.n_layers))
+    throw ModelError(cat(file, ": ", c.window.size(), " layer windows for ", c.n_layers, " layers"));
+  for (const std::int64_t w : c.window) {
+    if (w < 0) throw ModelError(cat(file, ": sliding_window must be positive, found ", w));
+  }
+  const MoeConfig& m = c.moe;
+  if (m.experts > 0) {
+    if (m.top_k < 1 || m.top_k > m.experts)
+      throw ModelError(cat(file, ": num_experts_per_tok ", m.top_k, " must be in [1, ", m.experts, "]"));
+    if (m.expert_hidden < 1) throw ModelError(cat(file, ": expert intermediate size must be positive"));
+    if (m.sparse.size() != static_cast<std::size_t>(c.n_layers))
+      throw ModelError(cat(file, ": ", m.sparse.size(), " MoE layer flags for ", c.n_layers, " layers"));
+    at_most(m.experts * m.expert_hidden, max_llm_width, "num_experts x expert intermediate size");
+  }
+  const RopeScaling& r = c.rope_scaling;
+  if (r.type == RopeType::llama3 && r.original_context < 1)
+    throw ModelError(cat(file, ": rope llama3 needs original_max_position_embeddings"));
 }
 
 void check_layer_count(const LlmConfig& c, const std::vector<std::string>& names, const std::string& file) {
@@ -98,6 +224,30 @@ std::string layer_tensor_name(std::int64_t layer, const std::string& role, const
   return cat("model.layers.", layer, ".", norm ? "" : (mlp ? "mlp." : "self_attn."), role, ".", kind);
 }
 
+std::string moe_tensor_name(const LlmConfig& c, std::int64_t layer, std::int64_t expert, MoeRole role) {
+  const bool mixtral = c.moe.names == MoeNames::mixtral;
+  const std::string block = cat("model.layers.", layer, mixtral ? ".block_sparse_moe." : ".mlp.");
+  switch (role) {
+    case MoeRole::router:
+      return block + "gate.weight";
+    case MoeRole::gate:
+      return cat(block, "experts.", expert, mixtral ? ".w1.weight" : ".gate_proj.weight");
+    case MoeRole::up:
+      return cat(block, "experts.", expert, mixtral ? ".w3.weight" : ".up_proj.weight");
+    case MoeRole::down:
+      return cat(block, "experts.", expert, mixtral ? ".w2.weight" : ".down_proj.weight");
+    case MoeRole::shared_gate:
+      return block + "shared_expert.gate_proj.weight";
+    case MoeRole::shared_up:
+      return block + "shared_expert.up_proj.weight";
+    case MoeRole::shared_down:
+      return block + "shared_expert.down_proj.weight";
+    case MoeRole::shared_router:
+      return block + "shared_expert_gate.weight";
+  }
+  return {};
+}
+
 std::vector<TensorSpec> required_tensors(const LlmConfig& c) {
   std::vector<TensorSpec> specs;
   specs.push_back({embed_tensor_name, {c.vocab_size, c.dim}});
@@ -111,9 +261,29 @@ std::vector<TensorSpec> required_tensors(const LlmConfig& c) {
       specs.push_back({layer_tensor_name(l, "k_proj", "bias"), {c.kv_dim()}});
       specs.push_back({layer_tensor_name(l, "v_proj", "bias"), {c.kv_dim()}});
     }
+    if (c.qk_norm) {
+      specs.push_back({layer_tensor_name(l, "q_norm"), {c.head_dim}});
+      specs.push_back({layer_tensor_name(l, "k_norm"), {c.head_dim}});
+    }
     specs.push_back({layer_tensor_name(l, "o_proj"), {c.dim, c.q_dim()}});
     if (c.o_bias) specs.push_back({layer_tensor_name(l, "o_proj", "bias"), {c.dim}});
     specs.push_back({layer_tensor_name(l, "post_attention_layernorm"), {c.dim}});
+    if (c.moe.sparse_layer(l)) {
+      const MoeConfig& m = c.moe;
+      specs.push_back({moe_tensor_name(c, l, 0, MoeRole::router), {m.experts, c.dim}});
+      for (std::int64_t e = 0; e < m.experts; ++e) {
+        specs.push_back({moe_tensor_name(c, l, e, MoeRole::gate), {m.expert_hidden, c.dim}});
+        specs.push_back({moe_tensor_name(c, l, e, MoeRole::up), {m.expert_hidden, c.dim}});
+        specs.push_back({moe_tensor_name(c, l, e, MoeRole::down), {c.dim, m.expert_hidden}});
+      }
+      if (m.shared_hidden > 0) {
+        specs.push_back({moe_tensor_name(c, l, 0, MoeRole::shared_gate), {m.shared_hidden, c.dim}});
+        specs.push_back({moe_tensor_name(c, l, 0, MoeRole::shared_up), {m.shared_hidden, c.dim}});
+        specs.push_back({moe_tensor_name(c, l, 0, MoeRole::shared_down), {c.dim, m.shared_hidden}});
+        specs.push_back({moe_tensor_name(c, l, 0, MoeRole::shared_router), {1, c.dim}});
+      }
+      continue;
+    }
     specs.push_back({layer_tensor_name(l, "gate_proj"), {c.hidden_dim, c.dim}});
     specs.push_back({layer_tensor_name(l, "up_proj"), {c.hidden_dim, c.dim}});
     specs.push_back({layer_tensor_name(l, "down_proj"), {c.dim, c.hidden_dim}});
@@ -194,12 +364,19 @@ void build_llm_graph(LlmModel& model) {
     g.at(v).floats["epsilon"] = c.norm_eps;
     return v;
   };
+  const RopeFrequencies freqs = rope_frequencies(c.rope_scaling, c.rope_theta, c.head_dim, c.seq_len);
   for (std::int64_t l = 0; l < c.n_layers; ++l) {
     const std::string p = cat("layers.", l, ".");
     const Vertex attn_norm = norm(p + "attn_norm", layer_tensor_name(l, "input_layernorm"), x);
-    const Vertex q = g.linear(l, "q_proj", c.qkv_bias, attn_norm, "attn_in");
-    const Vertex k = g.linear(l, "k_proj", c.qkv_bias, attn_norm, "attn_in");
+    Vertex q = g.linear(l, "q_proj", c.qkv_bias, attn_norm, "attn_in");
+    Vertex k = g.linear(l, "k_proj", c.qkv_bias, attn_norm, "attn_in");
     const Vertex v = g.linear(l, "v_proj", c.qkv_bias, attn_norm, "attn_in");
+    if (c.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim, one weight shared by the heads
+      q = norm(p + "q_norm", layer_tensor_name(l, "q_norm"), q);
+      g.at(q).ints["heads"] = c.n_heads;
+      k = norm(p + "k_norm", layer_tensor_name(l, "k_norm"), k);
+      g.at(k).ints["heads"] = c.n_kv_heads;
+    }
     // One rope op rotates the query and the key heads (outputs 0 and 1).
     const Vertex rope = g.op(OpKind::rope, p + "rope", {}, {q, k});
     g.at(rope).ints = {{"heads", c.n_heads},
@@ -208,20 +385,58 @@ void build_llm_graph(LlmModel& model) {
                        {"context", c.seq_len},
                        {"interleaved", c.rope == RopeStyle::interleaved ? 1 : 0}};
     g.at(rope).floats["theta"] = c.rope_theta;
+    g.at(rope).strings["rope_type"] = name(c.rope_scaling.type);
+    if (c.rope_scaling.type == RopeType::dynamic) {
+      g.at(rope).floats["dynamic_factor"] = c.rope_scaling.factor;
+      g.at(rope).ints["dynamic_context"] = c.rope_scaling.original_context;
+    } else if (c.rope_scaling.type != RopeType::plain) {
+      g.at(rope).float_lists["inv_freq"] = freqs.inv_freq;
+      g.at(rope).floats["attention_scaling"] = freqs.attention_scaling;
+    }
     const Vertex attn = g.op(OpKind::attention, p + "attention", {}, {});
-    g.at(attn).ints = {
-        {"heads", c.n_heads}, {"kv_heads", c.n_kv_heads}, {"head_dim", c.head_dim}, {"context", c.seq_len}};
+    g.at(attn).ints = {{"heads", c.n_heads},
+                       {"kv_heads", c.n_kv_heads},
+                       {"head_dim", c.head_dim},
+                       {"context", c.seq_len},
+                       {"window", c.window_of(l)}};
     model.network.connect(rope, attn, 0, 0);
     model.network.connect(rope, attn, 1, 1);
     model.network.connect(v, attn, 2);
     const Vertex o = g.linear(l, "o_proj", c.o_bias, attn, "attn_out");
     const Vertex attn_res = g.op(OpKind::add, p + "attn_residual", {}, {x, o});
     const Vertex mlp_norm = norm(p + "mlp_norm", layer_tensor_name(l, "post_attention_layernorm"), attn_res);
-    const Vertex gate = g.linear(l, "gate_proj", c.mlp_bias, mlp_norm, "mlp_in");
-    const Vertex up = g.linear(l, "up_proj", c.mlp_bias, mlp_norm, "mlp_in");
-    const Vertex act = g.op(OpKind::silu_mul, p + "swiglu", {}, {gate, up});
-    const Vertex down = g.linear(l, "down_proj", c.mlp_bias, act, "mlp_out");
-    x = g.op(OpKind::add, p + "mlp_residual", {}, {attn_res, down});
+    Vertex mlp_out = 0;
+    if (c.moe.sparse_layer(l)) {
+      const MoeConfig& m = c.moe;
+      const Vertex router = g.op(OpKind::linear, p + "router",
+                                 {{"weight", moe_tensor_name(c, l, 0, MoeRole::router)}}, {mlp_norm});
+      g.at(router).strings["site"] = p + "router";
+      std::map<std::string, std::string> t;
+      for (std::int64_t e = 0; e < m.experts; ++e) {
+        t[cat("gate.", e)] = moe_tensor_name(c, l, e, MoeRole::gate);
+        t[cat("up.", e)] = moe_tensor_name(c, l, e, MoeRole::up);
+        t[cat("down.", e)] = moe_tensor_name(c, l, e, MoeRole::down);
+      }
+      if (m.shared_hidden > 0) {
+        t["shared.gate"] = moe_tensor_name(c, l, 0, MoeRole::shared_gate);
+        t["shared.up"] = moe_tensor_name(c, l, 0, MoeRole::shared_up);
+        t["shared.down"] = moe_tensor_name(c, l, 0, MoeRole::shared_down);
+        t["shared.router"] = moe_tensor_name(c, l, 0, MoeRole::shared_router);
+      }
+      mlp_out = g.op(OpKind::moe, p + "moe", t, {mlp_norm, router});
+      g.at(mlp_out).strings["site"] = p + "mlp_in";
+      g.at(mlp_out).ints = {{"experts", m.experts},
+                            {"top_k", m.top_k},
+                            {"norm_topk_prob", m.norm_topk_prob ? 1 : 0},
+                            {"expert_hidden", m.expert_hidden},
+                            {"shared_hidden", m.shared_hidden}};
+    } else {
+      const Vertex gate = g.linear(l, "gate_proj", c.mlp_bias, mlp_norm, "mlp_in");
+      const Vertex up = g.linear(l, "up_proj", c.mlp_bias, mlp_norm, "mlp_in");
+      const Vertex act = g.op(OpKind::silu_mul, p + "swiglu", {}, {gate, up});
+      mlp_out = g.linear(l, "down_proj", c.mlp_bias, act, "mlp_out");
+    }
+    x = g.op(OpKind::add, p + "mlp_residual", {}, {attn_res, mlp_out});
   }
   const Vertex final_norm = norm("final_norm", final_norm_tensor_name, x);
   const Vertex head =

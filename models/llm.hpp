@@ -29,8 +29,54 @@ namespace spikesim::models {
 enum class RopeStyle { interleaved, half };
 std::string_view name(RopeStyle style);
 
+// RoPE frequency scaling as transformers' modeling_rope_utils defines it (rope_scaling / rope_parameters).
+enum class RopeType { plain, linear, dynamic, llama3, yarn };
+std::string_view name(RopeType type);
+struct RopeScaling {
+  RopeType type = RopeType::plain;
+  double factor = 1.0;                // linear, dynamic, llama3, yarn
+  std::int64_t original_context = 0;  // llama3 / yarn original_max_position_embeddings (0: absent);
+                                      // dynamic: max_position_embeddings (seq_len is that x factor)
+  double low_freq_factor = 1.0;       // llama3
+  double high_freq_factor = 4.0;      // llama3
+  double beta_fast = 32.0;            // yarn
+  double beta_slow = 1.0;             // yarn
+  double attention_factor = 0.0;      // yarn: multiplies cos and sin (0: 0.1 ln(factor) + 1)
+  bool truncate = true;               // yarn: round the correction range to whole dimensions
+};
+
+// Inverse frequencies inv_freq[i], i < head_dim / 2, of a static RoPE (every type but dynamic, which gets
+// plain θ here and its own per-call θ' from ops::dynamic_ntk_theta), and the factor multiplying cos and sin.
+// `context` is max_position_embeddings (yarn's factor is context / original_context when the latter is set,
+// as in transformers).
+struct RopeFrequencies {
+  std::vector<double> inv_freq;
+  double attention_scaling = 1.0;
+};
+RopeFrequencies rope_frequencies(const RopeScaling& scaling, double theta, std::int64_t head_dim,
+                                 std::int64_t context);
+
+// Mixture-of-experts MLPs (Mixtral, Qwen2-MoE, Qwen3-MoE): a router (linear, no bias) picks top_k of
+// `experts` SwiGLU experts per token; Qwen2-MoE adds a shared expert scaled by sigmoid(x . shared_gate).
+enum class MoeNames {
+  mixtral,
+  qwen
+};  // block_sparse_moe.experts.E.w1/w3/w2 | mlp.experts.E.gate/up/down_proj
+struct MoeConfig {
+  std::int64_t experts = 0;  // 0: every MLP is dense
+  std::int64_t top_k = 0;
+  std::int64_t expert_hidden = 0;  // intermediate size of each routed expert
+  std::int64_t shared_hidden = 0;  // shared expert's intermediate size (0: none)
+  bool norm_topk_prob = true;      // renormalise the top-k probabilities to sum 1
+  MoeNames names = MoeNames::qwen;
+  std::vector<bool> sparse;  // [n_layers] the layer's MLP is the MoE block (else a dense MLP of hidden_dim)
+  [[nodiscard]] bool sparse_layer(std::int64_t l) const {
+    return experts > 0 && sparse[static_cast<std::size_t>(l)];
+  }
+};
+
 struct LlmConfig {
-  std::string architecture;     // "llama2.c", "LlamaForCausalLM" or "Qwen2ForCausalLM"
+  std::string architecture;     // "llama2.c", "LlamaForCausalLM", "Qwen2ForCausalLM", ... (hf_llm.hpp)
   std::int64_t dim = 0;         // hidden size (residual stream width)
   std::int64_t hidden_dim = 0;  // MLP intermediate size
   std::int64_t n_layers = 0;
@@ -46,13 +92,24 @@ struct LlmConfig {
   bool o_bias = false;          // o projection carries a bias (Llama with attention_bias)
   bool mlp_bias = false;        // gate/up/down carry biases (Llama with mlp_bias)
   RopeStyle rope = RopeStyle::half;
+  RopeScaling rope_scaling;
+  bool qk_norm = false;  // Qwen3: per-head RMSNorm of q and k (one weight of head_dim each) before RoPE
+  // Sliding-window attention per layer: query i attends keys j with i - w < j <= i (w keys, itself
+  // included), as transformers masks them; 0: full causal. Empty: every layer full.
+  std::vector<std::int64_t> window;
+  MoeConfig moe;
   std::int32_t bos_id = 1;
   std::int32_t eos_id = 2;
 
   [[nodiscard]] std::int64_t q_dim() const { return n_heads * head_dim; }
   [[nodiscard]] std::int64_t kv_dim() const { return n_kv_heads * head_dim; }
-  // Weights of the whole model (embedding counted once when tied).
+  [[nodiscard]] std::int64_t window_of(std::int64_t layer) const {
+    return window.empty() ? 0 : window[static_cast<std::size_t>(layer)];
+  }
+  // Weights of the whole model (embedding counted once when tied; every expert counted).
   [[nodiscard]] std::int64_t parameter_count() const;
+  // Weights one token uses: routed experts counted top_k of `experts` (= parameter_count() without MoE).
+  [[nodiscard]] std::int64_t active_parameter_count() const;
 };
 
 // Limits on config sizes (no data backs them, and the plan sizes buffers from them): far above any released
@@ -85,6 +142,11 @@ struct LlmModel {
 // "up_proj", "down_proj" with kind "weight" / "bias"; "input_layernorm", "post_attention_layernorm").
 std::string layer_tensor_name(std::int64_t layer, const std::string& role,
                               const std::string& kind = "weight");
+// Mixture-of-experts tensors of layer `layer` (expert: ignored for the router and the shared expert):
+// Mixtral block_sparse_moe.{gate, experts.E.w1 / w3 / w2}; Qwen-MoE mlp.{gate, experts.E.gate_proj / up_proj
+// / down_proj, shared_expert.*, shared_expert_gate}.
+enum class MoeRole { router, gate, up, down, shared_gate, shared_up, shared_down, shared_router };
+std::string moe_tensor_name(const LlmConfig& config, std::int64_t layer, std::int64_t expert, MoeRole role);
 inline constexpr const char* embed_tensor_name = "model.embed_tokens.weight";
 inline constexpr const char* final_norm_tensor_name = "model.norm.weight";
 inline constexpr const char* lm_head_tensor_name = "lm_head.weight";

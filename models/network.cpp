@@ -105,6 +105,8 @@ std::string_view name(OpKind kind) {
       return "attention";
     case OpKind::silu_mul:
       return "silu_mul";
+    case OpKind::moe:
+      return "moe";
     case OpKind::constant:
       return "constant";
     case OpKind::output:

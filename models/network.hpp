@@ -42,6 +42,7 @@ enum class OpKind {
   rope,       // rotary position embedding: inputs q [, k], outputs the rotated q [, k] (one per input)
   attention,  // causal grouped-query attention over a KV cache
   silu_mul,   // SwiGLU gating: silu(gate) * up
+  moe,        // mixture of SwiGLU experts: x, router logits -> sum of the top-k experts' outputs (llm.hpp)
   // General networks (ONNX, Keras). Inputs arrive on edges by slot; attributes are normalised by the loader
   // so that one meaning holds whatever the file format or opset (see models/onnx.hpp for each op).
   constant,             // tensors["value"]
@@ -83,6 +84,7 @@ struct Op {
   bool coded = false;                          // spike-coded synaptic site
   std::map<std::string, std::vector<std::int64_t>> int_lists;  // list attributes (pads, strides, perm, ...)
   std::map<std::string, double> floats;                        // float attributes (alpha, epsilon, ...)
+  std::map<std::string, std::vector<double>> float_lists;      // float list attributes (RoPE inv_freq)
   std::map<std::string, std::string> strings;                  // string attributes (auto_pad, ...)
   std::string source_op;  // the op as the file names it (e.g. ONNX "Conv", Keras "Conv2D"), for messages
 };

@@ -49,6 +49,72 @@ RopeTables rope_tables(std::int64_t context, std::int64_t head_dim, double theta
   return t;
 }
 
+RopeTables rope_tables(std::int64_t context, std::span<const double> inv_freq, double scaling) {
+  RopeTables t;
+  t.half = static_cast<std::int64_t>(inv_freq.size());
+  const std::size_t half = inv_freq.size();
+  const auto seq = static_cast<std::size_t>(context);
+  t.cos.resize(seq * half);
+  t.sin.resize(seq * half);
+  for (std::size_t i = 0; i < half; ++i) {
+    for (std::size_t p = 0; p < seq; ++p) {
+      const double angle = static_cast<double>(p) * inv_freq[i];
+      t.cos[p * half + i] = std::cos(angle) * scaling;
+      t.sin[p * half + i] = std::sin(angle) * scaling;
+    }
+  }
+  return t;
+}
+
+double dynamic_ntk_theta(double theta, double factor, std::int64_t length, std::int64_t context,
+                         std::int64_t head_dim) {
+  const auto l = static_cast<double>(std::max(length, context));
+  const auto d = static_cast<double>(head_dim);
+  return theta * std::pow(factor * l / static_cast<double>(context) - (factor - 1.0), d / (d - 2.0));
+}
+
+Routing moe_route(std::span<const float> logits, std::int64_t experts, std::int64_t top_k, bool renormalise) {
+  const auto e = static_cast<std::size_t>(experts);
+  const auto k = static_cast<std::size_t>(top_k);
+  const std::size_t rows = logits.size() / e;
+  Routing r;
+  r.top_k = top_k;
+  r.expert.resize(rows * k);
+  r.weight.resize(rows * k);
+  std::vector<double> p(e);
+  std::vector<std::int32_t> order(e);
+  for (std::size_t row = 0; row < rows; ++row) {
+    const float* z = logits.data() + row * e;
+    double max_z = -INFINITY;
+    for (std::size_t i = 0; i < e; ++i)
+      max_z = std::max(max_z, static_cast<double>(z[i]));
+    double sum = 0.0;
+    for (std::size_t i = 0; i < e; ++i) {
+      p[i] = std::exp(static_cast<double>(z[i]) - max_z);
+      sum += p[i];
+    }
+    for (std::size_t i = 0; i < e; ++i) {
+      p[i] /= sum;
+      order[i] = static_cast<std::int32_t>(i);
+    }
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                      [&](std::int32_t a, std::int32_t b) {
+                        const auto ua = static_cast<std::size_t>(a);
+                        const auto ub = static_cast<std::size_t>(b);
+                        return p[ua] > p[ub] || (p[ua] == p[ub] && a < b);
+                      });
+    double top = 0.0;
+    for (std::size_t j = 0; j < k; ++j)
+      top += p[static_cast<std::size_t>(order[j])];
+    for (std::size_t j = 0; j < k; ++j) {
+      r.expert[row * k + j] = order[j];
+      const double w = p[static_cast<std::size_t>(order[j])];
+      r.weight[row * k + j] = static_cast<float>(renormalise ? w / top : w);
+    }
+  }
+  return r;
+}
+
 void rope(std::span<float> x, std::int64_t heads, std::int64_t head_dim, bool interleaved,
           const RopeTables& tables, std::int64_t pos0) {
   const auto d = static_cast<std::size_t>(head_dim);
@@ -75,7 +141,7 @@ void rope(std::span<float> x, std::int64_t heads, std::int64_t head_dim, bool in
 
 void causal_attention(std::span<const float> q, std::span<const float> key, std::span<const float> value,
                       std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim, std::int64_t pos0,
-                      std::span<float> out) {
+                      std::span<float> out, std::int64_t window) {
   const auto hd = static_cast<std::size_t>(head_dim);
   const std::size_t q_dim = static_cast<std::size_t>(heads) * hd;
   const std::size_t kv_dim = static_cast<std::size_t>(kv_heads) * hd;
@@ -90,12 +156,13 @@ void causal_attention(std::span<const float> q, std::span<const float> key, std:
     const auto i = static_cast<std::size_t>(ih / heads);
     const auto h = static_cast<std::size_t>(ih % heads);
     const std::size_t ctx = static_cast<std::size_t>(pos0) + i + 1;
+    const std::size_t first = ctx - static_cast<std::size_t>(attended_keys(pos0 + ih / heads, window));
     const float* qh = q.data() + i * q_dim + h * hd;
     const std::size_t kv_off = (h / group) * hd;
-    std::vector<double> score(ctx);
+    std::vector<double> score(ctx - first);
     double max_score = -INFINITY;
-    for (std::size_t t = 0; t < ctx; ++t) {
-      const float* k = key.data() + t * kv_dim + kv_off;
+    for (std::size_t t = 0; t < score.size(); ++t) {
+      const float* k = key.data() + (first + t) * kv_dim + kv_off;
       double s = 0.0;
       for (std::size_t d = 0; d < hd; ++d)
         s += static_cast<double>(qh[d]) * static_cast<double>(k[d]);
@@ -108,8 +175,8 @@ void causal_attention(std::span<const float> q, std::span<const float> key, std:
       sum += s;
     }
     std::vector<double> o(hd, 0.0);
-    for (std::size_t t = 0; t < ctx; ++t) {
-      const float* v = value.data() + t * kv_dim + kv_off;
+    for (std::size_t t = 0; t < score.size(); ++t) {
+      const float* v = value.data() + (first + t) * kv_dim + kv_off;
       const double p = score[t] / sum;
       for (std::size_t d = 0; d < hd; ++d)
         o[d] += p * static_cast<double>(v[d]);

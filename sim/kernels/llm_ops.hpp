@@ -25,6 +25,13 @@ struct RopeTables {
   std::vector<double> sin;  // [context][half]
 };
 RopeTables rope_tables(std::int64_t context, std::int64_t head_dim, double theta);
+// The same from given inverse frequencies (scaled RoPE, models/llm.hpp rope_frequencies): angle(pos, i) =
+// pos * inv_freq[i]; cos and sin multiplied by `scaling` (YaRN's attention factor).
+RopeTables rope_tables(std::int64_t context, std::span<const double> inv_freq, double scaling);
+// Dynamic NTK θ' of a forward over `length` positions (transformers _compute_dynamic_ntk_parameters):
+// θ · (factor · L / context − (factor − 1))^(d / (d − 2)) with L = max(length, context).
+double dynamic_ntk_theta(double theta, double factor, std::int64_t length, std::int64_t context,
+                         std::int64_t head_dim);
 
 // Rotates `heads` heads of each row of x [rows][heads * head_dim] in place; row r sits at position pos0 + r.
 // interleaved: pairs (2i, 2i+1) (llama2.c / Meta); else (i, i + head_dim/2) (Hugging Face rotate_half).
@@ -33,10 +40,27 @@ void rope(std::span<float> x, std::int64_t heads, std::int64_t head_dim, bool in
 
 // Causal grouped-query attention in double for rows at positions pos0 .. pos0 + rows - 1 over a KV cache
 // holding positions 0 .. pos0 + rows - 1: q [rows][heads * head_dim], key/value [context][kv_heads *
-// head_dim], out [rows][heads * head_dim]. Query head h reads KV head h / (heads / kv_heads).
+// head_dim], out [rows][heads * head_dim]. Query head h reads KV head h / (heads / kv_heads). window > 0:
+// query i attends keys i - window < j <= i only (transformers' sliding window: `window` keys, itself
+// included).
 void causal_attention(std::span<const float> q, std::span<const float> key, std::span<const float> value,
                       std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim, std::int64_t pos0,
-                      std::span<float> out);
+                      std::span<float> out, std::int64_t window = 0);
+
+// Keys query position `pos` attends: pos + 1, or at most `window` (> 0).
+inline std::int64_t attended_keys(std::int64_t pos, std::int64_t window) {
+  return window > 0 && window < pos + 1 ? window : pos + 1;
+}
+
+// Mixture-of-experts routing of each row of logits [rows][experts]: softmax over all experts (in double),
+// the top_k largest probabilities (largest first; the lower expert on ties), renormalised to sum 1 when
+// `renormalise` (Mixtral, norm_topk_prob) else the raw probabilities (Qwen2-MoE's default).
+struct Routing {
+  std::int64_t top_k = 0;
+  std::vector<std::int32_t> expert;  // [rows][top_k]
+  std::vector<float> weight;         // [rows][top_k]
+};
+Routing moe_route(std::span<const float> logits, std::int64_t experts, std::int64_t top_k, bool renormalise);
 
 // out [rows][hidden] = silu(gate) * up, gate and up [rows][hidden] (SwiGLU).
 void silu_mul(std::span<const float> gate, std::span<const float> up, std::span<float> out);

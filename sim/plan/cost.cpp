@@ -21,7 +21,7 @@ std::int64_t weight_count(const Step& s) {
 }
 
 // Token plans: one call of `rows` tokens.
-SiteCounters token_cost(const Step& s, std::int64_t rows, std::uint64_t ctx_sum) {
+SiteCounters token_cost(const Step& s, std::int64_t rows, Positions positions) {
   SiteCounters c;
   std::uint64_t macs = u64(s.macs_per_row * rows);
   std::uint64_t weight_words = 0;
@@ -29,6 +29,7 @@ SiteCounters token_cost(const Step& s, std::int64_t rows, std::uint64_t ctx_sum)
     case StepKind::attention: {
       // q.k and p.v: 2 x heads x head_dim MACs per attended position, causal.
       const AttentionStep& a = s.as<AttentionStep>();
+      const std::uint64_t ctx_sum = attended_sum(positions, rows, a.window);
       macs = 2 * u64(a.heads * a.head_dim) * ctx_sum;
       // Softmax over the scores: exponent, sum and divide per attended position and head.
       c.elementwise_ops = 3 * u64(a.heads) * ctx_sum;
@@ -40,6 +41,9 @@ SiteCounters token_cost(const Step& s, std::int64_t rows, std::uint64_t ctx_sum)
     case StepKind::linear:
       weight_words = u64(weight_count(s));
       c.bias_adds = has_bias(s) ? u64(rows * s.out_per_row) : 0;
+      break;
+    case StepKind::moe:  // macs_per_row: the top-k experts and the shared expert; every expert's weights
+      weight_words = u64(s.weights);
       break;
     default:
       break;
@@ -66,14 +70,16 @@ SiteCounters sample_cost(const Step& s, std::int64_t samples) {
 
 }  // namespace
 
-SiteCounters dense_cost(const Plan& plan, const Step& step, std::int64_t rows, std::uint64_t context_sum) {
-  return plan.kind == PlanKind::tokens ? token_cost(step, rows, context_sum) : sample_cost(step, rows);
+SiteCounters dense_cost(const Plan& plan, const Step& step, std::int64_t rows, Positions positions) {
+  return plan.kind == PlanKind::tokens ? token_cost(step, rows, positions) : sample_cost(step, rows);
 }
 
-std::uint64_t context_sum(std::int64_t pos0, std::int64_t rows) {
+std::uint64_t attended_sum(Positions positions, std::int64_t rows, std::int64_t window) {
   std::uint64_t sum = 0;
-  for (std::int64_t i = 0; i < rows; ++i)
-    sum += u64(pos0 + i + 1);
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const std::int64_t pos = positions.first + i;
+    sum += u64(ops::attended_keys(positions.sequence > 0 ? pos % positions.sequence : pos, window));
+  }
   return sum;
 }
 

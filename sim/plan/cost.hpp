@@ -11,11 +11,18 @@
 
 namespace spikesim::sim {
 
-// One call of `step` over `rows` rows (network plans: samples; token plans: tokens). context_sum: token
-// plans, the positions the rows attend to, summed (sum over rows of position + 1; attention's work).
-SiteCounters dense_cost(const Plan& plan, const Step& step, std::int64_t rows, std::uint64_t context_sum);
+// Token plans: the positions of a call's rows: first, first + 1, ..., starting again at 0 after `sequence`
+// positions (0: never; the accounting's back-to-back sequences).
+struct Positions {
+  std::int64_t first = 0;
+  std::int64_t sequence = 0;
+};
 
-// Sum over rows at positions pos0 .. pos0 + rows - 1 of (position + 1).
-std::uint64_t context_sum(std::int64_t pos0, std::int64_t rows);
+// One call of `step` over `rows` rows (network plans: samples; token plans: tokens at `positions`:
+// attention's work is the keys each row attends, ops::attended_keys, within its sliding window if any).
+SiteCounters dense_cost(const Plan& plan, const Step& step, std::int64_t rows, Positions positions = {});
+
+// Sum over the rows at `positions` of the keys each attends (window 0: position + 1).
+std::uint64_t attended_sum(Positions positions, std::int64_t rows, std::int64_t window);
 
 }  // namespace spikesim::sim

@@ -294,6 +294,8 @@ class Lowering {
         return lower_attention(v, op);
       case OpKind::silu_mul:
         return lower_silu_mul(v, op);
+      case OpKind::moe:
+        return lower_moe(v, op);
       case OpKind::output:
         break;
     }
@@ -1068,7 +1070,11 @@ class Lowering {
     const int xi = need(v, op, 0, "input");
     const models::Tensor& t = tensor(op, "weight");
     const std::int64_t dim = width_of(xi);
-    models::check_shape(t.shape, {dim}, plan_.source, "tensor '" + t.name + "'", "width of the input");
+    // ints "heads": one norm per head of dim / heads features (Qwen3's q/k norm), the weight shared.
+    const std::int64_t heads = op.ints.contains("heads") ? op.ints.at("heads") : 1;
+    if (heads < 1 || dim % heads != 0) fail(op, cat(dim, " features are not ", heads, " heads"));
+    models::check_shape(t.shape, {dim / heads}, plan_.source, "tensor '" + t.name + "'",
+                        heads > 1 ? "width of one head" : "width of the input");
     RmsNormStep n{options_.shape_only ? std::vector<float>{} : float_values(t),
                   op.floats.contains("epsilon") ? op.floats.at("epsilon") : 1e-5};
     Step s = make_step(std::move(n), op, {xi});
@@ -1085,9 +1091,26 @@ class Lowering {
     RopeStep r;
     r.head_dim = int_attr(op, "head_dim");
     r.interleaved = int_attr(op, "interleaved") != 0;
+    r.theta = op.floats.contains("theta") ? op.floats.at("theta") : 10000.0;
+    r.context = int_attr(op, "context");
+    if (op.floats.contains("dynamic_factor")) {
+      r.dynamic_factor = op.floats.at("dynamic_factor");
+      r.context = int_attr(op, "dynamic_context");
+      if (r.context < 1 || r.context > int_attr(op, "context"))
+        fail(op, cat("dynamic RoPE's original context ", r.context, " must be in [1, ",
+                     int_attr(op, "context"), "]"));
+    }
+    const auto inv_freq = op.float_lists.find("inv_freq");
+    if (inv_freq != op.float_lists.end() && sz(r.head_dim / 2) != inv_freq->second.size())
+      fail(op, cat(inv_freq->second.size(), " inverse frequencies for head_dim ", r.head_dim));
     if (!options_.shape_only) {
-      r.tables = rope_tables(int_attr(op, "context"), r.head_dim,
-                             op.floats.contains("theta") ? op.floats.at("theta") : 10000.0);
+      if (inv_freq != op.float_lists.end()) {  // scaled RoPE: this op's own table
+        r.tables = std::make_shared<const ops::RopeTables>(ops::rope_tables(
+            int_attr(op, "context"), inv_freq->second,
+            op.floats.contains("attention_scaling") ? op.floats.at("attention_scaling") : 1.0));
+      } else {
+        r.tables = rope_tables(int_attr(op, "context"), r.head_dim, r.theta);
+      }
     }
     std::vector<int> ins;
     std::int64_t width = 0;
@@ -1120,7 +1143,8 @@ class Lowering {
     const int ki = need(v, op, 1, "k");
     const int vi = need(v, op, 2, "v");
     AttentionStep a{int_attr(op, "heads"), int_attr(op, "kv_heads"), int_attr(op, "head_dim"),
-                    int_attr(op, "context")};
+                    int_attr(op, "context"), op.ints.contains("window") ? op.ints.at("window") : 0};
+    if (a.window < 0) fail(op, cat("window ", a.window, " must be >= 0"));
     if (a.heads < 1 || a.kv_heads < 1 || a.heads % a.kv_heads != 0)
       fail(op, cat(a.heads, " query heads are not a multiple of ", a.kv_heads, " key/value heads"));
     const std::int64_t q_dim = a.heads * a.head_dim;
@@ -1145,6 +1169,90 @@ class Lowering {
     s.out_per_row = hidden;
     s.elementwise_per_row = 2 * hidden;  // SiLU and the product: element-wise, no weight
     return emit(std::move(s), value(gi).shape);
+  }
+
+  // A mixture of experts: x, router logits -> [rows][dim]. The experts' gate and up are fused into one
+  // [2 hidden][dim] weight each (gate rows first); the shared expert's gate, up and its sigmoid gate row
+  // into one [2 shared + 1][dim].
+  int lower_moe(models::Vertex v, const models::Op& op) {
+    const int xi = need(v, op, 0, "x");
+    const int li = need(v, op, 1, "router logits");
+    MoeStep m;
+    m.experts = int_attr(op, "experts");
+    m.top_k = int_attr(op, "top_k");
+    m.hidden = int_attr(op, "expert_hidden");
+    m.shared_hidden = int_attr(op, "shared_hidden");
+    m.norm_topk_prob = int_attr(op, "norm_topk_prob") != 0;
+    m.dim = width_of(xi);
+    if (m.experts < 1 || m.top_k < 1 || m.top_k > m.experts)
+      fail(op, cat("top ", m.top_k, " of ", m.experts, " experts"));
+    if (width_of(li) != m.experts)
+      fail(op, cat("router gives ", width_of(li), " logits, expected one per expert (", m.experts, ")"));
+    const auto weights_of = [&](const std::string& role, std::int64_t out, std::int64_t in) {
+      const models::Tensor& t = tensor(op, role);
+      models::check_shape(t.shape, {out, in}, plan_.source, "tensor '" + t.name + "'",
+                          "from the model config");
+      if (options_.shape_only) {
+        auto w = std::make_shared<LinearWeights>();
+        w->name = t.name;
+        w->in = in;
+        w->out = out;
+        w->fanout_nonzero.assign(sz(in), out);
+        return w;
+      }
+      check_finite_stored(t);
+      auto w = std::make_shared<LinearWeights>(
+          LinearWeights::from_stored(t.name, t.bytes.data(), weight_type(t), out, in));
+      models::release_mapped_pages(t.bytes);
+      return w;
+    };
+    const auto fused = [&](const std::string& name, std::vector<std::shared_ptr<LinearWeights>> parts) {
+      std::vector<const LinearWeights*> p;
+      for (const auto& w : parts)
+        p.push_back(w.get());
+      if (options_.shape_only) {
+        auto w = std::make_shared<LinearWeights>();
+        w->name = name;
+        w->in = parts[0]->in;
+        for (const auto& part : parts)
+          w->out += part->out;
+        w->fanout_nonzero.assign(sz(w->in), w->out);
+        return w;
+      }
+      return std::make_shared<LinearWeights>(concat_projections(name, p));
+    };
+    std::int64_t stored = 0;
+    for (std::int64_t e = 0; e < m.experts; ++e) {
+      m.gate_up.push_back(
+          fused(cat(op.name, ".experts.", e, ".gate_up"),
+                {weights_of(cat("gate.", e), m.hidden, m.dim), weights_of(cat("up.", e), m.hidden, m.dim)}));
+      m.down.push_back(weights_of(cat("down.", e), m.dim, m.hidden));
+      stored += 3 * m.hidden * m.dim;
+    }
+    std::int64_t macs = m.top_k * 3 * m.hidden * m.dim;
+    std::int64_t elementwise = m.top_k * (2 * m.hidden + m.dim) + 3 * m.experts;
+    if (m.shared_hidden > 0) {
+      m.shared_gate_up =
+          fused(op.name + ".shared_expert.gate_up",
+                {weights_of("shared.gate", m.shared_hidden, m.dim),
+                 weights_of("shared.up", m.shared_hidden, m.dim), weights_of("shared.router", 1, m.dim)});
+      m.shared_down = weights_of("shared.down", m.dim, m.shared_hidden);
+      stored += (3 * m.shared_hidden + 1) * m.dim;
+      macs += (3 * m.shared_hidden + 1) * m.dim;
+      elementwise += 2 * m.shared_hidden + m.dim;
+    } else if (op.tensors.contains("shared.gate")) {
+      fail(op, "shared expert tensors but shared_hidden 0");
+    }
+    Step s = make_step(std::move(m), op, {xi, li});
+    s.site = op.strings.contains("site") ? op.strings.at("site") : op.name;
+    s.name = s.site;  // selected, reported and coded like the mlp_in site it replaces
+    s.members = {op.name};
+    s.in_per_row = width_of(xi);
+    s.out_per_row = width_of(xi);
+    s.weights = stored;
+    s.macs_per_row = macs;
+    s.elementwise_per_row = elementwise;
+    return emit(std::move(s), value(xi).shape);
   }
 
   // One RoPE table per geometry, shared by every layer.

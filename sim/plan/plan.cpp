@@ -1,6 +1,8 @@
 #include "sim/plan/plan.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
 
 #include "base/text.hpp"
 
@@ -52,6 +54,8 @@ std::string_view name(StepKind kind) {
       return "attention";
     case StepKind::silu_mul:
       return "silu_mul";
+    case StepKind::moe:
+      return "moe";
   }
   return "?";
 }
@@ -161,9 +165,16 @@ void run_step_dense(const Step& s, const std::vector<std::span<const float>>& in
     }
     case StepKind::rope: {
       const RopeStep& r = s.as<RopeStep>();
+      const std::int64_t length = run.pos0 + run.rows;
+      std::optional<ops::RopeTables> dynamic;
+      if (r.dynamic_factor > 0.0 && length > r.context) {  // dynamic NTK: θ' for this call's length
+        dynamic = ops::rope_tables(
+            length, r.head_dim,
+            ops::dynamic_ntk_theta(r.theta, r.dynamic_factor, length, r.context, r.head_dim));
+      }
       for (std::size_t i = 0; i < ins.size(); ++i) {
         std::copy(ins[i].begin(), ins[i].end(), outs[i].begin());
-        ops::rope(outs[i], r.heads[i], r.head_dim, r.interleaved, *r.tables, run.pos0);
+        ops::rope(outs[i], r.heads[i], r.head_dim, r.interleaved, dynamic ? *dynamic : *r.tables, run.pos0);
       }
       return;
     }
@@ -177,12 +188,96 @@ void run_step_dense(const Step& s, const std::vector<std::span<const float>>& in
       std::copy(ins[1].begin(), ins[1].end(), run.cache_key->begin() + static_cast<std::ptrdiff_t>(at));
       std::copy(ins[2].begin(), ins[2].end(), run.cache_value->begin() + static_cast<std::ptrdiff_t>(at));
       ops::causal_attention(ins[0], *run.cache_key, *run.cache_value, a.heads, a.kv_heads, a.head_dim,
-                            run.pos0, out);
+                            run.pos0, out, a.window);
       return;
     }
     case StepKind::silu_mul:
       ops::silu_mul(ins[0], ins[1], out);
       return;
+    case StepKind::moe:
+      moe_dense(s.as<MoeStep>(), ins[0], ins[1], out, run.expert_tokens);
+      return;
+  }
+}
+
+std::vector<std::vector<std::int64_t>> rows_of_experts(const ops::Routing& routing, std::int64_t experts) {
+  std::vector<std::vector<std::int64_t>> rows(static_cast<std::size_t>(experts));
+  const auto k = static_cast<std::size_t>(routing.top_k);
+  for (std::size_t i = 0; i < routing.expert.size(); ++i)
+    rows[static_cast<std::size_t>(routing.expert[i])].push_back(static_cast<std::int64_t>(i / k));
+  return rows;
+}
+
+void moe_combine(const MoeStep& m, std::int64_t e, const ops::Routing& routing,
+                 std::span<const std::int64_t> rows, std::span<const float> y, std::span<float> out) {
+  const auto dim = static_cast<std::size_t>(m.dim);
+  const auto k = static_cast<std::size_t>(m.top_k);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto r = static_cast<std::size_t>(rows[i]);
+    float w = 0.0F;
+    for (std::size_t j = 0; j < k; ++j) {
+      if (routing.expert[r * k + j] == e) w = routing.weight[r * k + j];
+    }
+    for (std::size_t d = 0; d < dim; ++d)
+      out[r * dim + d] += w * y[i * dim + d];
+  }
+}
+
+void moe_shared_combine(const MoeStep& m, std::span<const float> gate_up, std::span<const float> y,
+                        std::span<float> out) {
+  const auto dim = static_cast<std::size_t>(m.dim);
+  const auto width = static_cast<std::size_t>(2 * m.shared_hidden + 1);
+  const std::size_t rows = out.size() / dim;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double g = gate_up[r * width + width - 1];
+    const auto scale = static_cast<float>(1.0 / (1.0 + std::exp(-g)));
+    for (std::size_t d = 0; d < dim; ++d)
+      out[r * dim + d] += scale * y[r * dim + d];
+  }
+}
+
+std::vector<float> swiglu_of(std::span<const float> gate_up, std::int64_t hidden, std::size_t stride) {
+  const auto h = static_cast<std::size_t>(hidden);
+  const std::size_t rows = gate_up.size() / stride;
+  std::vector<float> a(rows * h);
+  for (std::size_t r = 0; r < rows; ++r)
+    ops::silu_mul(gate_up.subspan(r * stride, h), gate_up.subspan(r * stride + h, h),
+                  std::span<float>(a).subspan(r * h, h));
+  return a;
+}
+
+void moe_dense(const MoeStep& m, std::span<const float> x, std::span<const float> logits,
+               std::span<float> out, std::vector<std::uint64_t>* expert_tokens) {
+  const auto dim = static_cast<std::size_t>(m.dim);
+  const std::size_t rows = x.size() / dim;
+  const ops::Routing routing = ops::moe_route(logits, m.experts, m.top_k, m.norm_topk_prob);
+  const auto by_expert = rows_of_experts(routing, m.experts);
+  std::fill(out.begin(), out.end(), 0.0F);
+  if (expert_tokens != nullptr) expert_tokens->resize(static_cast<std::size_t>(m.experts), 0);
+  for (std::int64_t e = 0; e < m.experts; ++e) {
+    const auto& rs = by_expert[static_cast<std::size_t>(e)];
+    if (expert_tokens != nullptr) (*expert_tokens)[static_cast<std::size_t>(e)] += rs.size();
+    if (rs.empty()) continue;
+    const auto n = static_cast<std::int64_t>(rs.size());
+    std::vector<float> xe(rs.size() * dim);
+    for (std::size_t i = 0; i < rs.size(); ++i)
+      std::copy_n(x.data() + static_cast<std::size_t>(rs[i]) * dim, dim, xe.data() + i * dim);
+    std::vector<float> h(rs.size() * static_cast<std::size_t>(2 * m.hidden));
+    dense_forward(*m.gate_up[static_cast<std::size_t>(e)], xe, n, h);
+    const std::vector<float> a = swiglu_of(h, m.hidden, static_cast<std::size_t>(2 * m.hidden));
+    std::vector<float> y(rs.size() * dim);
+    dense_forward(*m.down[static_cast<std::size_t>(e)], a, n, y);
+    moe_combine(m, e, routing, rs, y, out);
+  }
+  if (m.shared_hidden > 0) {
+    const auto n = static_cast<std::int64_t>(rows);
+    std::vector<float> h(rows * static_cast<std::size_t>(2 * m.shared_hidden + 1));
+    dense_forward(*m.shared_gate_up, x, n, h);
+    const std::vector<float> a =
+        swiglu_of(h, m.shared_hidden, static_cast<std::size_t>(2 * m.shared_hidden + 1));
+    std::vector<float> y(rows * dim);
+    dense_forward(*m.shared_down, a, n, y);
+    moe_shared_combine(m, h, y, out);
   }
 }
 

@@ -111,15 +111,35 @@ struct RopeStep {                   // inputs q [, k]; outputs rotated q [, k]
   bool interleaved = false;
   std::shared_ptr<const ops::RopeTables> tables;  // shared by every rope step of one geometry; null when
                                                   // the plan is shape-only
+  // Dynamic NTK scaling (factor > 0): a call reaching length L > context rotates with its own θ'
+  // (ops::dynamic_ntk_theta) instead of `tables`, as transformers' dynamic_rope_update does.
+  double dynamic_factor = 0.0;
+  double theta = 10000.0;
+  std::int64_t context = 0;  // the context `tables` covers; dynamic: max_position_embeddings
 };
 struct AttentionStep {  // inputs q, k, v; the KV cache is the step's run state
   std::int64_t heads = 0, kv_heads = 0, head_dim = 0, context = 0;
+  std::int64_t window = 0;  // sliding window: query i attends keys i - window < j <= i; 0: all j <= i
 };
 struct SiluMulStep {};
+// Mixture of SwiGLU experts (Mixtral, Qwen-MoE): inputs x [rows][dim] and the router's logits
+// [rows][experts]; output [rows][dim] = sum over the token's top-k experts of weight * expert(x) (+ the
+// shared expert times sigmoid(x . shared_router)). In the spiking run (step.coded) x is coded once and each
+// token's events reach only its routed experts' synapses (and the shared expert's); the experts' down
+// projections run densely (counted as uncoded MACs).
+struct MoeStep {
+  std::int64_t experts = 0, top_k = 0, dim = 0, hidden = 0, shared_hidden = 0;
+  bool norm_topk_prob = true;
+  std::vector<std::shared_ptr<LinearWeights>> gate_up;  // [experts]: [2 hidden][dim], gate rows then up rows
+  std::vector<std::shared_ptr<LinearWeights>> down;     // [experts]: [dim][hidden]
+  std::shared_ptr<LinearWeights> shared_gate_up;        // [2 shared_hidden + 1][dim]: the last row is the
+                                                        // shared expert's gate (shared_expert_gate)
+  std::shared_ptr<LinearWeights> shared_down;           // [dim][shared_hidden]
+};
 
 using StepParams = std::variant<LinearStep, ConvStep, MatmulStep, BinaryStep, UnaryStep, PoolStep,
                                 GlobalPoolStep, BatchNormStep, TransposeStep, ConcatStep, SoftmaxStep,
-                                EmbeddingStep, RmsNormStep, RopeStep, AttentionStep, SiluMulStep>;
+                                EmbeddingStep, RmsNormStep, RopeStep, AttentionStep, SiluMulStep, MoeStep>;
 enum class StepKind {
   linear,
   conv,
@@ -137,6 +157,7 @@ enum class StepKind {
   rope,
   attention,
   silu_mul,
+  moe,
 };
 std::string_view name(StepKind kind);
 
@@ -206,9 +227,24 @@ struct StepRun {
   std::span<const std::int32_t> tokens;     // embedding steps
   std::vector<float>* cache_key = nullptr;  // attention: [context][kv], grown as positions are added
   std::vector<float>* cache_value = nullptr;
+  std::vector<std::uint64_t>* expert_tokens = nullptr;  // moe: tokens routed to each expert, added to
 };
 void run_step_dense(const Step& step, const std::vector<std::span<const float>>& ins,
                     const std::vector<std::span<float>>& outs, const StepRun& run = {});
+
+// Mixture of experts (MoeStep), densely: routes each row of logits, runs its experts, adds them up;
+// expert_tokens (optional, [experts]) gets the tokens routed to each expert added. The helpers are shared
+// with the spiking run: rows routed to each expert (ascending), a routed expert's output added into out
+// with its routing weight, the shared expert's output added with its sigmoid gate (the last column of its
+// gate_up output), SwiGLU of a gate_up output [rows][stride] whose first 2 hidden columns are gate, up.
+void moe_dense(const MoeStep& moe, std::span<const float> x, std::span<const float> logits,
+               std::span<float> out, std::vector<std::uint64_t>* expert_tokens = nullptr);
+std::vector<std::vector<std::int64_t>> rows_of_experts(const ops::Routing& routing, std::int64_t experts);
+void moe_combine(const MoeStep& moe, std::int64_t expert, const ops::Routing& routing,
+                 std::span<const std::int64_t> rows, std::span<const float> y, std::span<float> out);
+void moe_shared_combine(const MoeStep& moe, std::span<const float> gate_up, std::span<const float> y,
+                        std::span<float> out);
+std::vector<float> swiglu_of(std::span<const float> gate_up, std::int64_t hidden, std::size_t stride);
 
 // Copies the column blocks of y [rows][sum widths] into outs[p] [rows][widths[p]] (a fused site's outputs).
 void split_columns(std::span<const float> y, const std::vector<std::int64_t>& widths,

@@ -52,7 +52,7 @@ bool matches(const std::string& pattern, const Step& s) {
 void select_sites(Plan& plan, const SiteSelection& sel) {
   std::vector<Step*> sites;
   for (Step& s : plan.steps) {
-    if (s.synaptic()) sites.push_back(&s);
+    if (s.synaptic() || s.kind() == StepKind::moe) sites.push_back(&s);  // a MoE block: its mlp_in site
   }
   auto site_list = [&] {
     std::string known;

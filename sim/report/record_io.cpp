@@ -1,5 +1,6 @@
 #include "sim/report/record_io.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "base/files.hpp"
@@ -68,15 +69,17 @@ SiteCounters counters_from_json(const Json& j, const std::string& what) {
 Json records_json(const std::vector<LayerRecord>& layers) {
   Json out = Json::array();
   for (const LayerRecord& l : layers) {
-    out.push_back(Json{{"name", l.name},
-                       {"kind", l.kind},
-                       {"index", l.index},
-                       {"in", l.in},
-                       {"out", l.out},
-                       {"weights", l.weights},
-                       {"coded", l.coded},
-                       {"counters", counters_json(l.counters)},
-                       {"spikes_per_input", l.spikes_per_input}});
+    Json r{{"name", l.name},
+           {"kind", l.kind},
+           {"index", l.index},
+           {"in", l.in},
+           {"out", l.out},
+           {"weights", l.weights},
+           {"coded", l.coded},
+           {"counters", counters_json(l.counters)},
+           {"spikes_per_input", l.spikes_per_input}};
+    if (!l.expert_tokens.empty()) r["expert_tokens"] = l.expert_tokens;
+    out.push_back(std::move(r));
   }
   return out;
 }
@@ -98,6 +101,13 @@ std::vector<LayerRecord> records_from_json(const Json& j, const std::string& wha
     const Json& spi = field(e, "spikes_per_input", at);
     if (!spi.is_array()) throw OutputError(cat(at, ": field 'spikes_per_input' is not an array"));
     l.spikes_per_input = spi.get<std::vector<std::uint64_t>>();
+    if (e.contains("expert_tokens")) {
+      const Json& load = e.at("expert_tokens");
+      if (!load.is_array() ||
+          !std::all_of(load.begin(), load.end(), [](const Json& v) { return v.is_number_unsigned(); }))
+        throw OutputError(cat(at, ": field 'expert_tokens' must be an array of integers >= 0"));
+      l.expert_tokens = load.get<std::vector<std::uint64_t>>();
+    }
     out.push_back(std::move(l));
   }
   return out;

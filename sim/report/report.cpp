@@ -199,6 +199,7 @@ Json layer_json(const LayerRecord& layer, std::size_t index, const std::vector<P
   j["in_features"] = layer.in;
   j["out_features"] = layer.out;
   j["weights"] = layer.weights;
+  if (!layer.expert_tokens.empty()) j["expert_tokens"] = layer.expert_tokens;  // MoE: per-expert load
   j.update(metrics_json(layer.counters));
   Json energy_pj = Json::object();
   Json mapping = Json::object();

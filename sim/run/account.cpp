@@ -91,8 +91,13 @@ AccountResult account(const AccountRequest& request) {
       std::max<std::int64_t>({request.sequence_tokens, request.tokens, request.chunk_tokens, 1});
   const models::LlmConfig config = load_llm_config(request.config, default_context);
   const models::LlmModel model = models::shape_only_llm(config, request.config);
-  const Plan plan =
+  Plan plan =
       lower_network(model.network, {.batch = 1, .sites = {request.sites, false, {}}, .shape_only = true});
+  // Mixture-of-experts blocks are counted by the cost table (top-k routed experts per token, dense): the
+  // routing of synthetic activations through shape-only routers would be made up.
+  for (Step& s : plan.steps) {
+    if (s.kind() == StepKind::moe) s.coded = false;
+  }
 
   // Coded sites and their activation sources; the k-th synaptic site reads synthetic stream k.
   std::vector<Source> sources;
@@ -189,12 +194,9 @@ AccountResult account(const AccountRequest& request) {
     for (const std::exception_ptr& f : failure) {  // the first failing site in execution order
       if (f) std::rethrow_exception(f);
     }
-    // Everything left dense, by the cost table; attention over each token's causal context.
-    std::uint64_t ctx = 0;
-    for (std::int64_t t = t0; t < t0 + n; ++t)
-      ctx += static_cast<std::uint64_t>(t % sequence + 1);
+    // Everything left dense, by the cost table; attention over each token's causal context (or window).
     for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-      if (!plan.steps[i].coded) records[i].counters += dense_cost(plan, plan.steps[i], n, ctx);
+      if (!plan.steps[i].coded) records[i].counters += dense_cost(plan, plan.steps[i], n, {t0, sequence});
     }
     if (request.progress != nullptr) request.progress->advance(1);
   }

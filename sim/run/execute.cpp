@@ -7,6 +7,7 @@
 #include "base/progress.hpp"
 #include "base/text.hpp"
 #include "sim/plan/cost.hpp"
+#include "sim/site/site.hpp"
 #include "sim/site/synapse.hpp"
 
 namespace spikesim::sim {
@@ -44,17 +45,26 @@ class Executor {
       outs.reserve(s.out.size());
       for (const int id : s.out)
         outs.push_back(write(id));
+      if (options_.site != nullptr && s.kind() == StepKind::moe && s.coded) {
+        run_moe_coded(s, ins, outs[0], rec);
+        if (options_.progress != nullptr) options_.progress->advance(1, s.name);
+        continue;
+      }
       if (options_.site != nullptr && s.coded) {
         run_coded(s, ins[0], outs, rec);
         if (options_.progress != nullptr) options_.progress->advance(1, s.name);
         continue;
       }
-      const StepRun step_run{rows_, state_.pos, input.tokens, cache(state_.cache_key, i),
-                             cache(state_.cache_value, i)};
+      const StepRun step_run{rows_,
+                             state_.pos,
+                             input.tokens,
+                             cache(state_.cache_key, i),
+                             cache(state_.cache_value, i),
+                             rec != nullptr ? &rec->expert_tokens : nullptr};
       run_step_dense(s, ins, outs, step_run);
       if (rec != nullptr) {
-        rec->counters += dense_cost(plan_, s, plan_.kind == PlanKind::network ? samples_ : rows_,
-                                    context_sum(state_.pos, rows_));
+        rec->counters +=
+            dense_cost(plan_, s, plan_.kind == PlanKind::network ? samples_ : rows_, {state_.pos, 0});
       }
     }
     if (plan_.kind == PlanKind::tokens) state_.pos += rows_;
@@ -146,6 +156,102 @@ class Executor {
     if (outs.size() > 1) split_columns(y, s.as<LinearStep>().out_widths, outs);
   }
 
+  // A mixture-of-experts step in the spiking run: x coded once (its neurons and spikes counted once); each
+  // token's events delivered to the synapses of its routed experts only (and the shared expert's), so SOPs
+  // are over the routed fan-out; the experts' down projections and the combination run densely.
+  void run_moe_coded(const Step& s, const std::vector<std::span<const float>>& ins, std::span<float> out,
+                     LayerRecord* rec) {
+    const MoeStep& m = s.as<MoeStep>();
+    const SiteConfig& config = *options_.site;
+    const std::span<const float> x = ins[0];
+    const auto dim = sz(m.dim);
+    const std::size_t rows = x.size() / dim;
+    const auto n_rows = static_cast<std::int64_t>(rows);
+    if (options_.observer) options_.observer(s, x, n_rows, state_.pos);
+    const std::vector<std::int64_t> none(dim, 0);
+    const CodedSite site =
+        code_site(config, x, n_rows, m.dim, none, none, 0, cat(plan_.source, ": ", s.name, " input"));
+    SiteCounters c = site.counters;
+    if (rec != nullptr) {
+      rec->spikes_per_input.resize(dim, 0);
+      add_spikes_per_input(site.coded, rec->spikes_per_input);
+      rec->expert_tokens.resize(sz(m.experts), 0);
+    }
+    // The synapse side of delivering `coded` into `w`: SOPs over w's fan-out, postsynaptic updates, the
+    // dense run's MACs and weights.
+    const auto deliver = [&](const coding::CodedTensor& coded, const LinearWeights& w, std::span<float> y) {
+      const std::vector<std::int64_t> fanout(dim, w.out);
+      const SiteCounters d = count_coded(coded, fanout, w.fanout_nonzero, w.out);
+      c.sops += d.sops;
+      c.graded_sops += d.graded_sops;
+      c.effective_sops += d.effective_sops;
+      c.graded_effective_sops += d.graded_effective_sops;
+      c.weight_words_read += d.weight_words_read;
+      c.post_neuron_updates += d.post_neuron_updates;
+      c.post_neuron_updates_active += d.post_neuron_updates_active;
+      c.zero_point_macs += d.zero_point_macs;
+      c.rescale_muls += d.rescale_muls;
+      c.dense_macs += static_cast<std::uint64_t>(coded.rows * w.in * w.out);
+      c.dense_weight_words += static_cast<std::uint64_t>(w.weight_count());
+      event_forward(w, coded, y);
+    };
+    const auto dense_down = [&](const LinearWeights& w, std::span<const float> a, std::int64_t n,
+                                std::span<float> y) {
+      dense_forward(w, a, n, y);
+      const auto macs = static_cast<std::uint64_t>(n * w.in * w.out);
+      c.dense_macs += macs;
+      c.uncoded_macs += macs;
+      c.dense_weight_words += static_cast<std::uint64_t>(w.weight_count());
+      c.elementwise_ops += static_cast<std::uint64_t>(n * (2 * w.in + w.out));  // SwiGLU, weighted add
+    };
+    const ops::Routing routing = ops::moe_route(ins[1], m.experts, m.top_k, m.norm_topk_prob);
+    const auto by_expert = rows_of_experts(routing, m.experts);
+    std::fill(out.begin(), out.end(), 0.0F);
+    coding::CodedTensor sub;
+    for (std::int64_t e = 0; e < m.experts; ++e) {
+      const auto& rs = by_expert[sz(e)];
+      if (rec != nullptr) rec->expert_tokens[sz(e)] += rs.size();
+      if (rs.empty()) continue;
+      // The coded rows of the tokens routed to e.
+      sub.scheme = site.coded.scheme;
+      sub.steps = site.coded.steps;
+      sub.rows = static_cast<std::int64_t>(rs.size());
+      sub.cols = m.dim;
+      sub.saturated = 0;
+      sub.value.resize(rs.size() * dim);
+      sub.scale.resize(rs.size());
+      sub.zero_point.resize(rs.size());
+      for (std::size_t i = 0; i < rs.size(); ++i) {
+        const auto r = sz(rs[i]);
+        std::copy_n(site.coded.value.data() + r * dim, dim, sub.value.data() + i * dim);
+        sub.scale[i] = site.coded.scale[r];
+        sub.zero_point[i] = site.coded.zero_point[r];
+      }
+      const LinearWeights& gu = *m.gate_up[sz(e)];
+      std::vector<float> h(rs.size() * sz(gu.out));
+      deliver(sub, gu, h);
+      const std::vector<float> a = swiglu_of(h, m.hidden, sz(gu.out));
+      std::vector<float> y(rs.size() * dim);
+      dense_down(*m.down[sz(e)], a, sub.rows, y);
+      moe_combine(m, e, routing, rs, y, out);
+    }
+    if (m.shared_hidden > 0) {
+      std::vector<float> h(rows * sz(m.shared_gate_up->out));
+      deliver(site.coded, *m.shared_gate_up, h);
+      const std::vector<float> a = swiglu_of(h, m.shared_hidden, sz(m.shared_gate_up->out));
+      std::vector<float> y(rows * dim);
+      dense_down(*m.shared_down, a, n_rows, y);
+      moe_shared_combine(m, h, y, out);
+    }
+    if (config.measure_output_error) {
+      std::vector<float> y_dense(out.size());
+      moe_dense(m, x, ins[1], y_dense);
+      add_output_error(out, y_dense, c);
+    }
+    c.elementwise_ops += static_cast<std::uint64_t>(n_rows * 3 * m.experts);  // the router's softmax
+    if (rec != nullptr) rec->counters += c;
+  }
+
   const Plan& plan_;
   RunState& state_;
   const ExecOptions& options_;
@@ -190,6 +296,10 @@ std::span<const float> execute(const Plan& plan, RunState& state, const PlanInpu
 void merge_records(std::vector<LayerRecord>& into, const std::vector<LayerRecord>& from) {
   for (std::size_t i = 0; i < from.size(); ++i) {
     into[i].counters += from[i].counters;
+    const auto& load = from[i].expert_tokens;
+    into[i].expert_tokens.resize(std::max(into[i].expert_tokens.size(), load.size()), 0);
+    for (std::size_t e = 0; e < load.size(); ++e)
+      into[i].expert_tokens[e] += load[e];
     const auto& spi = from[i].spikes_per_input;
     if (spi.empty()) continue;
     into[i].spikes_per_input.resize(spi.size(), 0);

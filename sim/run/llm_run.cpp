@@ -219,21 +219,54 @@ Json fidelity_json(const Fidelity& f) {
 }
 
 Json llm_config_json(const models::LlmConfig& c) {
-  return Json{{"architecture", c.architecture},
-              {"dim", c.dim},
-              {"hidden_dim", c.hidden_dim},
-              {"n_layers", c.n_layers},
-              {"n_heads", c.n_heads},
-              {"n_kv_heads", c.n_kv_heads},
-              {"head_dim", c.head_dim},
-              {"vocab_size", c.vocab_size},
-              {"seq_len", c.seq_len},
-              {"rope_theta", c.rope_theta},
-              {"rope_pairs", models::name(c.rope)},
-              {"norm_eps", c.norm_eps},
-              {"tied_classifier", c.tied_classifier},
-              {"qkv_bias", c.qkv_bias},
-              {"parameters", c.parameter_count()}};
+  Json j{{"architecture", c.architecture},
+         {"dim", c.dim},
+         {"hidden_dim", c.hidden_dim},
+         {"n_layers", c.n_layers},
+         {"n_heads", c.n_heads},
+         {"n_kv_heads", c.n_kv_heads},
+         {"head_dim", c.head_dim},
+         {"vocab_size", c.vocab_size},
+         {"seq_len", c.seq_len},
+         {"rope_theta", c.rope_theta},
+         {"rope_pairs", models::name(c.rope)},
+         {"norm_eps", c.norm_eps},
+         {"tied_classifier", c.tied_classifier},
+         {"qkv_bias", c.qkv_bias},
+         {"parameters", c.parameter_count()}};
+  // Family features, only where a checkpoint has them (reports of other models keep their keys).
+  const models::RopeScaling& r = c.rope_scaling;
+  if (r.type != models::RopeType::plain) {
+    j["rope_scaling"] = {{"type", models::name(r.type)}, {"factor", r.factor}};
+    if (r.original_context > 0) j["rope_scaling"]["original_max_position_embeddings"] = r.original_context;
+    if (r.type == models::RopeType::llama3) {
+      j["rope_scaling"]["low_freq_factor"] = r.low_freq_factor;
+      j["rope_scaling"]["high_freq_factor"] = r.high_freq_factor;
+    }
+    if (r.type == models::RopeType::yarn) {
+      const auto f = models::rope_frequencies(r, c.rope_theta, c.head_dim, c.seq_len);
+      j["rope_scaling"]["beta_fast"] = r.beta_fast;
+      j["rope_scaling"]["beta_slow"] = r.beta_slow;
+      j["rope_scaling"]["attention_scaling"] = f.attention_scaling;
+    }
+  }
+  if (c.qk_norm) j["qk_norm"] = true;
+  if (std::any_of(c.window.begin(), c.window.end(), [](std::int64_t w) { return w > 0; }))
+    j["sliding_window_per_layer"] = c.window;
+  if (c.moe.experts > 0) {
+    std::vector<std::int64_t> sparse;
+    for (std::int64_t l = 0; l < c.n_layers; ++l) {
+      if (c.moe.sparse_layer(l)) sparse.push_back(l);
+    }
+    j["moe"] = {{"experts", c.moe.experts},
+                {"top_k", c.moe.top_k},
+                {"expert_intermediate_size", c.moe.expert_hidden},
+                {"shared_expert_intermediate_size", c.moe.shared_hidden},
+                {"norm_topk_prob", c.moe.norm_topk_prob},
+                {"sparse_layers", sparse}};
+    j["active_parameters"] = c.active_parameter_count();
+  }
+  return j;
 }
 
 Plan lower_llm(const models::LlmModel& model, const SiteSelection& sites) {

@@ -21,6 +21,8 @@ struct LayerRecord {
   // Optional: events sent by each presynaptic neuron [in], summed over tokens. The core mapping charges every
   // spike the hops from its own source core; when empty, spikes are spread over the source cores by size.
   std::vector<std::uint64_t> spikes_per_input;
+  // Mixture-of-experts steps: tokens routed to each expert [experts] (the per-expert load).
+  std::vector<std::uint64_t> expert_tokens;
 };
 
 }  // namespace spikesim::sim
