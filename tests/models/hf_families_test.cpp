@@ -250,6 +250,58 @@ TEST(HfFamilies, MoeSopsCoverOnlyTheRoutedExperts) {
   }
 }
 
+// `spikesim run` end to end on a MoE and a sliding-window checkpoint: the MoE rows carry the per-expert load
+// (each token counted top_k times), the config block names the family features, and the windowed attention
+// counts only the window's keys.
+TEST(HfFamilies, RunReportsExpertLoadAndWindowedAttention) {
+  test::ScratchDir dir;
+  {
+    const fs::path model = checkpoint(dir, "qwen2_moe", "config.legacy.json");
+    std::ofstream(dir / "ids.txt") << "5 17 99 3 42 7 8 200 31 64 12 9";
+    ASSERT_EQ(test::run_cli({"run", "--model", model.string(), "--tokens", (dir / "ids.txt").string(), "--out",
+                             (dir / "moe").string(), "-q"}),
+              0);
+    const json r = read_json(dir / "moe" / "report.json");
+    EXPECT_EQ(r["run"]["llm"]["moe"]["experts"], 4);
+    EXPECT_EQ(r["run"]["llm"]["moe"]["sparse_layers"], json::array({1}));
+    EXPECT_LT(r["run"]["llm"]["active_parameters"].get<std::int64_t>(),
+              r["run"]["llm"]["parameters"].get<std::int64_t>());
+    int moe_rows = 0;
+    for (const json& l : r["layers"]) {
+      if (l["kind"] != "moe") continue;
+      ++moe_rows;
+      EXPECT_EQ(l["name"], "layers.1.mlp_in");
+      EXPECT_TRUE(l["coded"].get<bool>());
+      std::uint64_t routed = 0;
+      for (const json& n : l["expert_tokens"])
+        routed += n.get<std::uint64_t>();
+      EXPECT_EQ(routed, 12U * 2U);  // 12 tokens, top-2
+    }
+    EXPECT_EQ(moe_rows, 1);
+  }
+  {
+    const fs::path model = checkpoint(dir, "mistral", "config.json");
+    std::ofstream(dir / "ids40.txt") << [] {
+      std::string ids;
+      for (int i = 0; i < 40; ++i)
+        ids += std::to_string(3 + (i * 37) % 400) + " ";
+      return ids;
+    }();
+    ASSERT_EQ(test::run_cli({"run", "--model", model.string(), "--tokens", (dir / "ids40.txt").string(), "--out",
+                             (dir / "swa").string(), "-q"}),
+              0);
+    const json r = read_json(dir / "swa" / "report.json");
+    EXPECT_EQ(r["run"]["llm"]["sliding_window_per_layer"], json::array({12, 12}));
+    for (const json& l : r["layers"]) {
+      if (l["name"] != "layers.0.attention") continue;
+      // Keys attended: 1 + 2 + ... + 12, then 12 for each of the other 28 positions; 2 MACs per key and
+      // head dimension (q.k and p.v), 4 heads x 16, in the dense and in the spiking run alike.
+      const std::uint64_t keys = 12 * 13 / 2 + 28 * 12;
+      EXPECT_EQ(l["uncoded_macs"].get<std::uint64_t>(), 2 * 64 * keys);
+    }
+  }
+}
+
 TEST(HfFamilies, BadConfigsNameTheKey) {
   const fs::path base = golden_dir / "llama_yarn" / "config.json";
   const json cfg = read_json(base);
