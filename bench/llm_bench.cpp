@@ -9,8 +9,8 @@
 //
 // --random-tokens N: N pseudo-random token ids (fixed seed) instead of a text (checkpoints without a
 // tokenizer, e.g. bench/make_hf_checkpoint.py's). --gemm 1: also the dense run's MAC rate (the plan's dense
-// MACs / its time) next to Eigen's F32 GEMM rate on one [tokens x hidden] x [hidden x intermediate] product in
-// the same process, and the peak RSS over the checkpoint's weight bytes (bench/hf_checkpoint.sh).
+// MACs / its time) next to Eigen's F32 GEMM rate on one [tokens x hidden] x [hidden x intermediate] product
+// in the same process, and the peak RSS over the checkpoint's weight bytes (bench/hf_checkpoint.sh).
 //
 // Default model: ../shared/data/llama2c/stories260K.bin (a test input, never copied into the project); the
 // text is the project's own data/text/story.txt.
@@ -102,10 +102,12 @@ int main(int argc, char** argv) {
 
     std::cout << std::fixed << std::setprecision(1);
     const auto modes = args.list("modes");
-    const auto wanted = [&](const std::string& m) { return std::find(modes.begin(), modes.end(), m) != modes.end(); };
+    const auto wanted = [&](const std::string& m) {
+      return std::find(modes.begin(), modes.end(), m) != modes.end();
+    };
     if (args.integer("gemm") != 0) {
-      // The dense run's MACs (the cost table's count for this plan) over its time, against Eigen's F32 GEMM on
-      // one MLP-shaped product, both in this process.
+      // The dense run's MACs (the cost table's count for this plan) over its time, against Eigen's F32 GEMM
+      // on one MLP-shaped product, both in this process.
       std::vector<sim::LayerRecord> records = sim::plan_records(plan);
       {
         sim::RunState state(plan);
@@ -157,8 +159,8 @@ int main(int argc, char** argv) {
         if (e.path().extension() == ".safetensors") bytes += e.file_size();
       }
       std::cout << "weight files " << static_cast<double>(bytes) / 1024.0 << " KiB; peak RSS / weight files "
-                << std::setprecision(3) << static_cast<double>(peak_rss_kib()) * 1024.0 / static_cast<double>(bytes)
-                << "\n";
+                << std::setprecision(3)
+                << static_cast<double>(peak_rss_kib()) * 1024.0 / static_cast<double>(bytes) << "\n";
     }
   } catch (const std::exception& e) {
     std::cerr << "spikesim_bench_llm: " << e.what() << "\n";

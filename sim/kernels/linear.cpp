@@ -3,6 +3,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <type_traits>
 
@@ -70,7 +71,8 @@ LinearWeights LinearWeights::from_row_major(std::string name, std::span<const fl
 }
 
 LinearWeights LinearWeights::from_stored(std::string name, const void* w, WeightType type, std::int64_t out,
-                                         std::int64_t in, std::span<const float> bias) {
+                                         std::int64_t in, std::span<const float> bias,
+                                         const std::function<void(std::span<const std::byte>)>& done_with) {
   if (type == WeightType::f32) {
     return from_row_major(std::move(name), {static_cast<const float*>(w), static_cast<std::size_t>(out * in)},
                           out, in, bias);
@@ -87,27 +89,33 @@ LinearWeights LinearWeights::from_stored(std::string name, const void* w, Weight
   layer.row_sum.assign(n_out, 0.0F);
   layer.fanout_nonzero.assign(n_in, 0);
   const auto* src = static_cast<const std::uint16_t*>(w);
-  // Transposed in tiles so both sides stay in cache; row sums in input order, in double (as from_row_major).
-  constexpr std::size_t tile = 64;
-  std::vector<double> sum(n_out, 0.0);
-  for (std::size_t j0 = 0; j0 < n_in; j0 += tile) {
-    const std::size_t j1 = std::min(n_in, j0 + tile);
-    for (std::size_t o = 0; o < n_out; ++o) {
-      const std::uint16_t* row = src + o * n_in;
-      double s_o = sum[o];
-      for (std::size_t j = j0; j < j1; ++j) {
+  // Transposed a block of stored rows at a time (each row's sum in input order, in double, as
+  // from_row_major); every finished block is handed to done_with, so a caller can drop a mapped file's pages
+  // while the rest is transposed (the peak holds one block twice, not the whole matrix).
+  constexpr std::size_t block = 256;
+  for (std::size_t o0 = 0; o0 < n_out; o0 += block) {
+    const std::size_t o1 = std::min(n_out, o0 + block);
+    std::vector<double> sum(o1 - o0, 0.0);
+    for (std::size_t j = 0; j < n_in; ++j) {
+      std::uint16_t* dst = layer.fanout16.data() + j * n_out;
+      std::int64_t nonzero = 0;
+      for (std::size_t o = o0; o < o1; ++o) {
         std::uint16_t bits = 0;
-        std::memcpy(&bits, row + j, 2);
-        layer.fanout16[j * n_out + o] = bits;
+        std::memcpy(&bits, src + o * n_in + j, 2);
+        dst[o] = bits;
         const float v = type == WeightType::f16 ? half_to_float(bits) : bf16_to_float(bits);
-        layer.fanout_nonzero[j] += v != 0.0F ? 1 : 0;
-        s_o += static_cast<double>(v);
+        nonzero += v != 0.0F ? 1 : 0;
+        sum[o - o0] += static_cast<double>(v);
       }
-      sum[o] = s_o;
+      layer.fanout_nonzero[j] += nonzero;
+    }
+    for (std::size_t o = o0; o < o1; ++o)
+      layer.row_sum[o] = static_cast<float>(sum[o - o0]);
+    if (done_with) {
+      done_with({reinterpret_cast<const std::byte*>(src + o0 * n_in),  // NOLINT(*-reinterpret-cast)
+                 (o1 - o0) * n_in * sizeof(std::uint16_t)});
     }
   }
-  for (std::size_t o = 0; o < n_out; ++o)
-    layer.row_sum[o] = static_cast<float>(sum[o]);
   layer.bias.assign(bias.begin(), bias.end());
   return layer;
 }

@@ -5,7 +5,9 @@
 //   event_forward      the same sum, events batched by presynaptic neuron across tokens, threaded over
 //                      output neurons (so results do not depend on the thread count)
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -33,9 +35,11 @@ struct LinearWeights {
   // Lowers W [out][in] (row-major, as stored by PyTorch/HF/llama2.c) and an optional bias [out].
   static LinearWeights from_row_major(std::string name, std::span<const float> w, std::int64_t out,
                                       std::int64_t in, std::span<const float> bias = {});
-  // The same from stored values of `type` (W [out][in] row-major at `w`), kept in that type.
+  // The same from stored values of `type` (W [out][in] row-major at `w`), kept in that type. done_with
+  // (optional, 16-bit types) gets each block of stored rows once it is transposed (to release its pages).
   static LinearWeights from_stored(std::string name, const void* w, WeightType type, std::int64_t out,
-                                   std::int64_t in, std::span<const float> bias = {});
+                                   std::int64_t in, std::span<const float> bias = {},
+                                   const std::function<void(std::span<const std::byte>)>& done_with = {});
   [[nodiscard]] std::int64_t weight_count() const { return in * out; }
   [[nodiscard]] bool shape_only() const { return fanout.empty() && fanout16.empty(); }
   // Weight of presynaptic neuron j to output o, as float.

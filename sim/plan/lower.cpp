@@ -1013,8 +1013,8 @@ class Lowering {
     // the kernels read; the checkpoint's pages are then released (a 7B model is not held twice).
     check_finite_stored(w);
     check_linear_input(op, xi, w.shape[1]);
-    LinearWeights lw =
-        LinearWeights::from_stored(op.name, w.bytes.data(), weight_type(w), w.shape[0], w.shape[1], bias);
+    LinearWeights lw = LinearWeights::from_stored(op.name, w.bytes.data(), weight_type(w), w.shape[0],
+                                                  w.shape[1], bias, models::release_mapped_pages);
     models::release_mapped_pages(w.bytes);
     return emit_linear(op, xi, std::move(lw));
   }
@@ -1201,8 +1201,8 @@ class Lowering {
         return w;
       }
       check_finite_stored(t);
-      auto w = std::make_shared<LinearWeights>(
-          LinearWeights::from_stored(t.name, t.bytes.data(), weight_type(t), out, in));
+      auto w = std::make_shared<LinearWeights>(LinearWeights::from_stored(
+          t.name, t.bytes.data(), weight_type(t), out, in, {}, models::release_mapped_pages));
       models::release_mapped_pages(t.bytes);
       return w;
     };

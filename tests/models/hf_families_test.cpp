@@ -258,8 +258,8 @@ TEST(HfFamilies, RunReportsExpertLoadAndWindowedAttention) {
   {
     const fs::path model = checkpoint(dir, "qwen2_moe", "config.legacy.json");
     std::ofstream(dir / "ids.txt") << "5 17 99 3 42 7 8 200 31 64 12 9";
-    ASSERT_EQ(test::run_cli({"run", "--model", model.string(), "--tokens", (dir / "ids.txt").string(), "--out",
-                             (dir / "moe").string(), "-q"}),
+    ASSERT_EQ(test::run_cli({"run", "--model", model.string(), "--tokens", (dir / "ids.txt").string(),
+                             "--out", (dir / "moe").string(), "-q"}),
               0);
     const json r = read_json(dir / "moe" / "report.json");
     EXPECT_EQ(r["run"]["llm"]["moe"]["experts"], 4);
@@ -287,8 +287,8 @@ TEST(HfFamilies, RunReportsExpertLoadAndWindowedAttention) {
         ids += std::to_string(3 + (i * 37) % 400) + " ";
       return ids;
     }();
-    ASSERT_EQ(test::run_cli({"run", "--model", model.string(), "--tokens", (dir / "ids40.txt").string(), "--out",
-                             (dir / "swa").string(), "-q"}),
+    ASSERT_EQ(test::run_cli({"run", "--model", model.string(), "--tokens", (dir / "ids40.txt").string(),
+                             "--out", (dir / "swa").string(), "-q"}),
               0);
     const json r = read_json(dir / "swa" / "report.json");
     EXPECT_EQ(r["run"]["llm"]["sliding_window_per_layer"], json::array({12, 12}));
