@@ -279,11 +279,10 @@ TaskQueue::~TaskQueue() {
 std::optional<std::uint64_t> TaskQueue::next() {
   State& s = *state_;
   if (s.failed || s.finished) return std::nullopt;
-  std::uint64_t t = s.tasks;
 #if SPIKESIM_HAVE_MPI
   if (size() > 1 && rank() != 0) {
     if (s.drained) return std::nullopt;
-    t = s.ask(s.current ? static_cast<std::int64_t>(*s.current) : -1, false);
+    const std::uint64_t t = s.ask(s.current ? static_cast<std::int64_t>(*s.current) : -1, false);
     s.current.reset();
     if (t >= s.tasks) {
       s.drained = true;
@@ -295,7 +294,7 @@ std::optional<std::uint64_t> TaskQueue::next() {
 #endif
   if (s.current) s.done(*s.current, rank());
   s.current.reset();
-  t = s.take();
+  const std::uint64_t t = s.take();
   if (t >= s.tasks) return std::nullopt;
   s.current = t;
   return t;
