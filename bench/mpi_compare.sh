@@ -25,6 +25,9 @@ sweep=(compare --model data/models/kjv-llama --text-file data/text/kjv_slice.txt
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "sweep: 12 cells, kjv-llama, $max_tokens tokens per cell; $ranks ranks; $rounds rounds"
 now() { date +%s.%N; }
+t0=$(now)
+"${mpi[@]}" true
+launch=$(echo "$(now) - $t0" | bc -l)
 declare -A times
 merges=()
 for round in $(seq 1 "$rounds"); do
@@ -48,19 +51,26 @@ for round in $(seq 1 "$rounds"); do
     rm -rf "$out"
   done
 done
-/usr/bin/python3 - "${times[A]}" "${times[B]}" "${times[C]}" "${merges[*]}" "$ranks" <<'PY'
+/usr/bin/python3 - "${times[A]}" "${times[B]}" "${times[C]}" "${merges[*]}" "$ranks" "$launch" <<'PY'
 import statistics, sys
 a, b, c, m = ([float(x) for x in s.split()] for s in sys.argv[1:5])
 n = int(sys.argv[5])
+launch = float(sys.argv[6])
 ma, mb, mc, mm = (statistics.median(x) for x in (a, b, c, m))
 print(f"median wall: 1 process x all cores {ma:.2f} s, 1 process x 1 thread {mb:.2f} s, {n} ranks x 1 thread {mc:.2f} s")
 print(f"speedup {n} ranks vs 1 process x 1 thread: {mb / mc:.2f}; vs 1 process x all cores: {ma / mc:.2f}")
-# T(N) = T_s + T_p / N through the two measured points (1 and n ranks of one thread each).
-tp = (mb - mc) * n / (n - 1)
-ts = mb - tp
-f = ts / mb
-print(f"fit T(N) = {ts:.2f} s + {tp:.2f} s / N: serial fraction {f:.3f} (start-up, set-up, merge)")
 print(f"merge on rank 0 (median): {mm * 1000:.1f} ms = {mm / mb:.4f} of the 1-rank wall time")
-for nodes in (4, 8, 12):
-    print(f"  model: {nodes} ranks -> {ts + tp / nodes:.2f} s, speedup {mb / (ts + tp / nodes):.2f} (Amdahl limit {1 / f if f > 0 else float('inf'):.1f})")
+print(f"mpirun -np {n} start-up (of `true`): {launch:.2f} s = {launch / mb:.4f} of the 1-rank wall time")
+# The serial part, measured by its pieces: launcher start-up + rank 0's merge; the rest (the cells) divides.
+f = (launch + mm) / mb
+print(f"serial fraction (start-up + merge) / T(1) = {f:.4f}; model T(N) = {launch + mm:.2f} s + {mb - launch - mm:.2f} s / N")
+for nodes in (2, 4, 8, 12):
+    t = launch + mm + (mb - launch - mm) / nodes
+    print(f"  model: {nodes} ranks -> {t:.2f} s, speedup {mb / t:.2f} (Amdahl limit {1 / f:.0f}; 12 cells cap it at 12)")
+# The same model through the two wall times (meaningful only when every rank had a core of its own).
+tp = (mb - mc) * n / (n - 1)
+if tp > 0:
+    print(f"fit through the wall times: T(N) = {mb - tp:.2f} s + {tp:.2f} s / N, serial fraction {(mb - tp) / mb:.3f}")
+else:
+    print("fit through the wall times: none (the ranks were not faster: they did not get a core each; see the load)")
 PY
