@@ -1,6 +1,7 @@
 #include "sim/cli/cli.hpp"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -169,6 +170,11 @@ std::vector<energy::HardwareProfile> load_profiles(const std::vector<std::string
   for (const auto& n : chosen)
     out.push_back(energy::find_profile(n, energy::data_dir()));
   return out;
+}
+
+Progress distributed_progress(std::string label, bool quiet) {
+  const bool shown = !quiet && dist::rank() == 0 && (dist::size() > 1 || ::isatty(STDERR_FILENO) == 1);
+  return {std::move(label), std::cerr, shown};
 }
 
 int cli_main(int argc, char** argv) {

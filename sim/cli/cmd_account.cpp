@@ -82,7 +82,7 @@ int run_account(const AccountArgs& a) {
     request.site.measure_output_error = false;
     profiles = load_profiles(a.hardware);  // fail on a bad profile before any work
   });
-  Progress progress = Progress::for_terminal("spikesim account", a.quiet || dist::rank() != 0);
+  Progress progress = distributed_progress("spikesim account", a.quiet);
   request.progress = &progress;
 
   const auto t0 = std::chrono::steady_clock::now();

@@ -45,7 +45,7 @@ int compare(const CompareArgs& a) {
     r.out = a.out;
     r.force = a.force;
   });
-  Progress progress = Progress::for_terminal("spikesim compare", a.quiet || dist::rank() != 0);
+  Progress progress = distributed_progress("spikesim compare", a.quiet);
   r.progress = &progress;
   const CompareSummary s = run_compare(r);
   progress.finish();

@@ -477,11 +477,14 @@ CompareSummary run_compare(const CompareRequest& r) {
       (void)detect_model_kind(m);  // fail on a bad model before any work
     }
     std::map<std::string, Json> inputs;  // per model: the stamps of every file its cells read (once)
+    std::set<std::string> ids;           // a cell listed twice would be written twice (by two ranks at once)
     for (const auto& model : r.models) {
       for (const auto scheme : r.codings) {
         for (const double k : r.ks) {
           CellSpec spec;
           spec.id = cell_id(model, scheme, k);
+          if (!ids.insert(spec.id).second)
+            throw UsageError(cat("compare: cell ", spec.id, " is listed twice (a coding or k given twice)"));
           spec.model = model;
           spec.scheme = scheme;
           spec.k = k;

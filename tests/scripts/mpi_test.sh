@@ -44,8 +44,13 @@ compare_both() {  # NAME ARGS...: one process, then 2 ranks; identical trees, bo
   local name=$1
   shift
   "$spikesim" compare "$@" --out "$tmp/$name.1" -q
-  timeout 300 "${mpi[@]}" "$spikesim" compare "$@" --out "$tmp/$name.2" >"$tmp/$name.log"
+  timeout 300 "${mpi[@]}" "$spikesim" compare "$@" --out "$tmp/$name.2" >"$tmp/$name.log" 2>"$tmp/$name.err"
   cat "$tmp/$name.log"
+  local cells
+  cells=$(ls "$tmp/$name.1/cells" | wc -l)
+  # Rank 0's progress line counts the cells of both ranks.
+  grep -q "spikesim compare \[$cells/$cells\] 100%" "$tmp/$name.err" ||
+    { echo "FAIL: $name: rank 0's progress does not reach $cells/$cells:" >&2; cat "$tmp/$name.err" >&2; exit 1; }
   grep -q "on 2 ranks (cells per rank: [1-9][0-9]* [1-9][0-9]*;" "$tmp/$name.log" ||
     { echo "FAIL: $name: not every rank ran a cell" >&2; exit 1; }
   same_tree "$tmp/$name.1" "$tmp/$name.2"
