@@ -16,6 +16,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   libpcre2-dev libicu-dev
+  # optional: MPI, to spread compare cells and account chunks over ranks (mpirun -np N spikesim ...)
+  libopenmpi-dev openmpi-bin
   # python, used only for plots, notebooks, trace export and benchmarks
   python3-numpy python3-h5py python3-matplotlib
   python3-nbconvert python3-nbclient python3-ipykernel python3-nbformat

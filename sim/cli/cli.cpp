@@ -1,10 +1,14 @@
 #include "sim/cli/cli.hpp"
 
 #include <omp.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 
+#include "base/dist.hpp"
 #include "base/error.hpp"
 #include "base/text.hpp"
 #include "coding/scheme.hpp"
@@ -168,6 +172,11 @@ std::vector<energy::HardwareProfile> load_profiles(const std::vector<std::string
   return out;
 }
 
+Progress distributed_progress(std::string label, bool quiet) {
+  const bool shown = !quiet && dist::rank() == 0 && (dist::size() > 1 || ::isatty(STDERR_FILENO) == 1);
+  return {std::move(label), std::cerr, shown};
+}
+
 int cli_main(int argc, char** argv) {
   CLI::App app{"spikesim: spike-coding simulator and neuromorphic energy estimator"};
   app.require_subcommand(1);
@@ -189,18 +198,40 @@ int cli_main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (threads > 0) omp_set_num_threads(threads);
+  // Only compare (cells) and account (chunks of tokens) spread their work over MPI ranks; any other command
+  // on several ranks would run N times into the same --out.
+  if (dist::size() > 1) {
+    const auto chosen = app.get_subcommands();
+    const std::string name = chosen.empty() ? std::string("?") : chosen.front()->get_name();
+    if (name != "compare" && name != "account") {
+      if (dist::rank() == 0) {
+        std::cerr
+            << "spikesim: error: `spikesim " << name << "` runs as one process, not on " << dist::size()
+            << " MPI ranks (only compare and account are distributed); start it without mpirun / srun\n";
+      }
+      return 1;
+    }
+  }
+  if (threads > 0) {
+    omp_set_num_threads(threads);
+  } else if (dist::local_size() > 1 &&
+             std::getenv("OMP_NUM_THREADS") == nullptr) {  // NOLINT(concurrency-mt-unsafe)
+    // Ranks sharing a host share its cores: each takes its part instead of all of them.
+    omp_set_num_threads(std::max(1, omp_get_num_procs() / dist::local_size()));
+  }
+  // With several ranks every message names the rank it comes from.
+  const std::string who = dist::size() > 1 ? cat("rank ", dist::rank(), ": ") : std::string();
   try {
     return action();
   } catch (const std::bad_alloc&) {
-    std::cerr << "spikesim: error: out of memory\n";
+    std::cerr << "spikesim: error: " << who << "out of memory\n";
     return 1;
   } catch (const InternalError& e) {
-    std::cerr << "spikesim: internal error (a bug: please report it with the command line): " << e.what()
-              << "\n";
+    std::cerr << "spikesim: internal error (a bug: please report it with the command line): " << who
+              << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "spikesim: error: " << e.what() << "\n";
+    std::cerr << "spikesim: error: " << who << e.what() << "\n";
     return 1;
   }
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/progress.hpp"
 #include "energy/profile.hpp"
 #include "sim/site/site.hpp"
 
@@ -83,5 +84,10 @@ void add_compare_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
 
 int cli_main(int argc, char** argv);
+
+// Progress of a command that may run on several MPI ranks (compare, account): drawn by rank 0 only, on a
+// terminal or, with several ranks, on the stderr the launcher forwards (a pipe: one redraw per cell or
+// chunk); never with --quiet.
+Progress distributed_progress(std::string label, bool quiet);
 
 }  // namespace spikesim::sim

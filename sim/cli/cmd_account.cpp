@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
+#include "base/dist.hpp"
 #include "base/files.hpp"
 #include "base/text.hpp"
 #include "models/error.hpp"
@@ -60,24 +62,34 @@ double peak_rss_mib() {
 }
 
 int run_account(const AccountArgs& a) {
-  const OutputLock lock(a.out);  // a second run into the same --out fails here, before any work
-  check_finite_option(a.sigma, "--sigma");
+  // Every rank checks the options; a failure on any rank stops them all. Rank 0 alone holds the lock on
+  // --out and writes the report.
+  std::optional<OutputLock> lock;  // a second run into the same --out fails here, before any work
   AccountRequest request;
-  request.config = a.config;
-  request.tokens = a.tokens;
-  request.chunk_tokens = a.chunk;
-  request.sequence_tokens = a.sequence;
-  request.activations = a.activations;
-  request.seed = a.seed;
-  request.sigma = a.sigma;
-  request.sites = a.coded.empty() ? a.sites : sites_of_projections(a.coded);
-  request.site = site_config(a.coding);
-  request.site.measure_output_error = false;
-  const auto profiles = load_profiles(a.hardware);  // fail on a bad profile before any work
+  std::vector<energy::HardwareProfile> profiles;
+  dist::all_or_none([&] {
+    if (dist::rank() == 0) lock.emplace(a.out);
+    check_finite_option(a.sigma, "--sigma");
+    request.config = a.config;
+    request.tokens = a.tokens;
+    request.chunk_tokens = a.chunk;
+    request.sequence_tokens = a.sequence;
+    request.activations = a.activations;
+    request.seed = a.seed;
+    request.sigma = a.sigma;
+    request.sites = a.coded.empty() ? a.sites : sites_of_projections(a.coded);
+    request.site = site_config(a.coding);
+    request.site.measure_output_error = false;
+    profiles = load_profiles(a.hardware);  // fail on a bad profile before any work
+  });
+  Progress progress = distributed_progress("spikesim account", a.quiet);
+  request.progress = &progress;
 
   const auto t0 = std::chrono::steady_clock::now();
   AccountResult result = account(request);
+  progress.finish();
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (dist::rank() != 0) return 0;  // rank 0 holds the counters of every rank
   result.report.profiles = profiles;
   write_report(a.out, result.report);
   if (!a.quiet) {
@@ -85,7 +97,8 @@ int run_account(const AccountArgs& a) {
     const Json m = metrics_json(total);
     std::cout << "spikesim account: " << result.config.architecture << " (" << result.config.n_layers
               << " layers, hidden " << result.config.dim << "), " << result.tokens << " tokens in " << wall_s
-              << " s = " << static_cast<double>(result.tokens) / wall_s << " tokens/s, peak RSS "
+              << " s = " << static_cast<double>(result.tokens) / wall_s << " tokens/s"
+              << (dist::size() > 1 ? cat(" on ", dist::size(), " ranks") : std::string()) << ", peak RSS "
               << peak_rss_mib() << " MiB (stream buffers "
               << static_cast<double>(result.buffer_bytes) / (1024.0 * 1024.0) << " MiB)\n"
               << "  zero fraction " << m["zero_fraction"].get<double>() << ", " << m["spikes"] << " spikes, "

@@ -1,7 +1,9 @@
 // spikesim compare: sweep models x codings x k x hardware profiles in one command (sim/compare.hpp).
 
 #include <iostream>
+#include <optional>
 
+#include "base/dist.hpp"
 #include "base/files.hpp"
 #include "coding/scheme.hpp"
 #include "sim/cli/cli.hpp"
@@ -25,26 +27,39 @@ struct CompareArgs {
 };
 
 int compare(const CompareArgs& a) {
-  const OutputLock lock(a.out);  // a second sweep into the same --out fails here, before any work
+  // A second sweep into the same --out fails here, before any work. On several MPI ranks rank 0 holds the
+  // lock for all of them (the others write only their own cells).
+  // Every rank checks the options; a failure on any rank stops them all.
+  std::optional<OutputLock> lock;
   CompareRequest r;
-  r.models = a.models;
-  for (const auto& c : a.codings)
-    r.codings.push_back(coding::parse_scheme(c));
-  r.ks = a.ks;
-  r.site = site_config(a.coding);
-  apply_llm_text_args(a.text, r.base);
-  apply_dataset_args(a.dataset, r.base);
-  r.profiles = load_profiles(a.hardware);  // fail on a bad profile before any work
-  r.out = a.out;
-  r.force = a.force;
-  Progress progress = Progress::for_terminal("spikesim compare", a.quiet);
+  dist::all_or_none([&] {
+    if (dist::rank() == 0) lock.emplace(a.out);
+    r.models = a.models;
+    for (const auto& c : a.codings)
+      r.codings.push_back(coding::parse_scheme(c));
+    r.ks = a.ks;
+    r.site = site_config(a.coding);
+    apply_llm_text_args(a.text, r.base);
+    apply_dataset_args(a.dataset, r.base);
+    r.profiles = load_profiles(a.hardware);  // fail on a bad profile before any work
+    r.out = a.out;
+    r.force = a.force;
+  });
+  Progress progress = distributed_progress("spikesim compare", a.quiet);
   r.progress = &progress;
   const CompareSummary s = run_compare(r);
   progress.finish();
-  if (!a.quiet) {
+  if (!a.quiet && dist::rank() == 0) {
     std::cout << "spikesim compare: " << s.cells << " cells (" << s.ran << " run, " << s.reused
               << " already done) x " << r.profiles.size() << " profiles -> " << a.out
-              << "/compare.{csv,json,md}\n";
+              << "/compare.{csv,json,md}";
+    if (dist::size() > 1) {
+      std::cout << " on " << dist::size() << " ranks (cells per rank:";
+      for (const auto n : s.cells_per_rank)
+        std::cout << " " << n;
+      std::cout << "; merge " << s.merge_s << " s)";
+    }
+    std::cout << "\n";
   }
   return 0;
 }

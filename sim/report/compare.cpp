@@ -1,15 +1,19 @@
 #include "sim/report/compare.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <initializer_list>
 #include <iomanip>
 #include <map>
+#include <optional>
 #include <set>
+#include <span>
 #include <sstream>
 
 #include "base/csv.hpp"
+#include "base/dist.hpp"
 #include "base/files.hpp"
 #include "base/json.hpp"
 #include "base/text.hpp"
@@ -372,84 +376,197 @@ std::string cell_id(const std::string& model, coding::Scheme scheme, double k) {
       cat(std::filesystem::path(model).stem().string(), "__", coding::name(scheme), "__k", k_text(k)));
 }
 
-CompareSummary run_compare(const CompareRequest& r) {
-  if (r.models.empty() || r.codings.empty() || r.ks.empty())
-    throw UsageError("compare: need at least one model, one coding and one k");
-  std::set<std::string> stems;
-  for (const auto& m : r.models) {
-    if (!stems.insert(std::filesystem::path(m).stem().string()).second)
-      throw UsageError(cat("compare: two models named '", std::filesystem::path(m).stem().string(),
-                           "' (cells are named by file stem; rename one)"));
-    (void)detect_model_kind(m);  // fail on a bad model before any work
+namespace {
+
+// One cell of the sweep: what it runs and the options a stored cell must have been run with.
+struct CellSpec {
+  std::string id;
+  std::string model;
+  coding::Scheme scheme = coding::Scheme::ternary;
+  double k = 3.0;
+  RunRequest q;
+  Json config;
+  std::filesystem::path dir;
+};
+
+// A stored cell's counters, after checking that it was run with the options of `spec`.
+ReportInput stored_input(const CellSpec& spec) {
+  const auto done_file = spec.dir / "cell.json";
+  const Json stored = read_cell(done_file);
+  const std::string what = done_file.string();
+  const std::string diff = first_difference(stored["config"], spec.config);
+  if (!diff.empty()) {
+    throw OutputError(cat(what, ": this cell was run with other options (", diff,
+                          "); use --force to run it again, or another --out"));
   }
-  std::map<std::string, Json> inputs;  // per model: the stamps of every file its cells read (once)
+  ReportInput input;
+  input.run = stored["run"];
+  input.layers = records_from_json(stored["layers"], what);
+  input.extra = stored.value("extra", Json::object());
+  return input;
+}
+
+// The cell's report for the current profiles.
+RenderedReport render_cell(const CellSpec& spec, const CompareRequest& r, ReportInput& input, Cell& cell) {
+  cell.id = spec.id;
+  cell.model = spec.model;
+  cell.scheme = spec.scheme;
+  cell.k = spec.k;
+  input.profiles = r.profiles;
+  input.run["compare_cell"] = spec.id;
+  RenderedReport rendered = render_report(input);
+  cell.report = rendered.json;
+  flatten(input.extra, "", cell.extra);
+  return rendered;
+}
+
+// Runs a cell, or reuses it when stored (and not --force), and writes its files; cell.json, the done marker,
+// is renamed into place last.
+Cell process_cell(const CellSpec& spec, const CompareRequest& r,
+                  const std::function<ReportInput(const RunRequest&)>& runner, bool& ran) {
+  ReportInput input;
+  ran = r.force || !std::filesystem::exists(spec.dir / "cell.json");
+  if (!ran) {
+    input = stored_input(spec);
+  } else {
+    RunRequest q = spec.q;
+    q.site.raster = std::make_shared<RasterCapture>();  // token 0 of the first coded site
+    input = runner(q);
+  }
+  Cell cell;
+  const RenderedReport rendered = render_cell(spec, r, input, cell);
+  const Json done{{"spikesim_compare_cell", 1},
+                  {"config", spec.config},
+                  {"run", input.run},
+                  {"extra", input.extra},
+                  {"layers", records_json(input.layers)}};
+  std::vector<std::pair<std::string, std::string>> files = {{"report.json", cell.report.dump(2) + "\n"},
+                                                            {"layers.csv", rendered.csv}};
+  if (input.raster) files.emplace_back("raster.json", raster_json(*input.raster).dump() + "\n");
+  files.emplace_back("cell.json", done.dump() + "\n");
+  write_files_atomic(spec.dir, files);
+  return cell;
+}
+
+// A cell another rank processed, read back from its cell.json (the same numbers: counters round-trip
+// exactly).
+Cell load_cell(const CellSpec& spec, const CompareRequest& r) {
+  ReportInput input = stored_input(spec);
+  Cell cell;
+  (void)render_cell(spec, r, input, cell);
+  return cell;
+}
+
+}  // namespace
+
+CompareSummary run_compare(const CompareRequest& r) {
   const auto runner = r.runner ? r.runner : [](const RunRequest& q) { return run_model(q); };
-  remove_partials(r.out);
-
-  CompareSummary summary;
-  summary.cells = r.models.size() * r.codings.size() * r.ks.size();
-  if (r.progress != nullptr) r.progress->start(summary.cells);
-  std::vector<Cell> cells;
-  for (const auto& model : r.models) {
-    for (const auto scheme : r.codings) {
-      for (const double k : r.ks) {
-        Cell cell;
-        cell.id = cell_id(model, scheme, k);
-        cell.model = model;
-        cell.scheme = scheme;
-        cell.k = k;
-        RunRequest q = r.base;
-        q.model = model;
-        q.site = r.site;
-        q.site.coding.scheme = scheme;
-        q.site.neuron.k = k;
-        q.site.raster = nullptr;  // set below for cells that run
-        neurons::validate(q.site.neuron);
-        if (!inputs.contains(model)) inputs[model] = input_stamps(model, q);
-        const Json config = cell_config(model, q.site, q, inputs[model]);
-        const auto dir = r.out / "cells" / cell.id;
-        const auto done_file = dir / "cell.json";
-
-        ReportInput input;
-        if (!r.force && std::filesystem::exists(done_file)) {
-          const Json stored = read_cell(done_file);
-          const std::string what = done_file.string();
-          const std::string diff = first_difference(stored["config"], config);
-          if (!diff.empty()) {
-            throw OutputError(cat(what, ": this cell was run with other options (", diff,
-                                  "); use --force to run it again, or another --out"));
-          }
-          input.run = stored["run"];
-          input.layers = records_from_json(stored["layers"], what);
-          input.extra = stored.value("extra", Json::object());
-          ++summary.reused;
-        } else {
-          q.site.raster = std::make_shared<RasterCapture>();  // token 0 of the first coded site
-          input = runner(q);
-          ++summary.ran;
+  const bool root = dist::rank() == 0;
+  const bool spread = dist::size() > 1;
+  // Every rank checks the request and lists the cells; rank 0 clears what a killed run left half-written.
+  // A failure on any rank stops every rank here, before any cell runs.
+  std::vector<CellSpec> specs;
+  dist::all_or_none([&] {
+    if (r.models.empty() || r.codings.empty() || r.ks.empty())
+      throw UsageError("compare: need at least one model, one coding and one k");
+    std::set<std::string> stems;
+    for (const auto& m : r.models) {
+      if (!stems.insert(std::filesystem::path(m).stem().string()).second)
+        throw UsageError(cat("compare: two models named '", std::filesystem::path(m).stem().string(),
+                             "' (cells are named by file stem; rename one)"));
+      (void)detect_model_kind(m);  // fail on a bad model before any work
+    }
+    std::map<std::string, Json> inputs;  // per model: the stamps of every file its cells read (once)
+    std::set<std::string> ids;           // a cell listed twice would be written twice (by two ranks at once)
+    for (const auto& model : r.models) {
+      for (const auto scheme : r.codings) {
+        for (const double k : r.ks) {
+          CellSpec spec;
+          spec.id = cell_id(model, scheme, k);
+          if (!ids.insert(spec.id).second)
+            throw UsageError(cat("compare: cell ", spec.id, " is listed twice (a coding or k given twice)"));
+          spec.model = model;
+          spec.scheme = scheme;
+          spec.k = k;
+          spec.q = r.base;
+          spec.q.model = model;
+          spec.q.site = r.site;
+          spec.q.site.coding.scheme = scheme;
+          spec.q.site.neuron.k = k;
+          spec.q.site.raster = nullptr;  // set for cells that run
+          neurons::validate(spec.q.site.neuron);
+          if (!inputs.contains(model)) inputs[model] = input_stamps(model, spec.q);
+          spec.config = cell_config(model, spec.q.site, spec.q, inputs[model]);
+          spec.dir = r.out / "cells" / spec.id;
+          specs.push_back(std::move(spec));
         }
-        input.profiles = r.profiles;
-        input.run["compare_cell"] = cell.id;
-        const RenderedReport rendered = render_report(input);
-        cell.report = rendered.json;
-        flatten(input.extra, "", cell.extra);
-        // The cell's files; cell.json, the done marker, is renamed into place last.
-        const Json done{{"spikesim_compare_cell", 1},
-                        {"config", config},
-                        {"run", input.run},
-                        {"extra", input.extra},
-                        {"layers", records_json(input.layers)}};
-        std::vector<std::pair<std::string, std::string>> files = {{"report.json", cell.report.dump(2) + "\n"},
-                                                                  {"layers.csv", rendered.csv}};
-        if (input.raster) files.emplace_back("raster.json", raster_json(*input.raster).dump() + "\n");
-        files.emplace_back("cell.json", done.dump() + "\n");
-        write_files_atomic(dir, files);
-        cells.push_back(std::move(cell));
-        write_summary(cells, r);
-        if (r.progress != nullptr) r.progress->advance(1, cells.back().id);
       }
     }
+    if (root) remove_partials(r.out);
+  });
+
+  CompareSummary summary;
+  summary.cells = specs.size();
+  Progress* progress = root ? r.progress : nullptr;
+  if (progress != nullptr) progress->start(summary.cells);
+  // Cells go to whichever rank asks next; progress on rank 0 counts every rank's cells.
+  dist::TaskQueue queue(specs.size(), [&](std::uint64_t task, int by) {
+    if (progress != nullptr)
+      progress->advance(1, spread ? cat(specs[task].id, " (rank ", by, ")") : specs[task].id);
+  });
+  std::vector<std::optional<Cell>> mine(specs.size());  // the cells this rank processed
+  std::vector<Cell> so_far;                             // one rank: every cell done, for the running summary
+  std::exception_ptr error;
+  std::string error_cell;
+  std::uint64_t ran = 0;
+  std::uint64_t reused = 0;
+  while (const auto task = queue.next()) {
+    const CellSpec& spec = specs[*task];
+    try {
+      bool cell_ran = false;
+      Cell cell = process_cell(spec, r, runner, cell_ran);
+      ++(cell_ran ? ran : reused);
+      if (!spread) {  // one process: compare.* after every cell, so an interrupted sweep shows what is done
+        so_far.push_back(cell);
+        write_summary(so_far, r);
+      }
+      mine[*task] = std::move(cell);
+    } catch (...) {
+      error = std::current_exception();
+      error_cell = spec.id;
+      queue.fail();
+      break;
+    }
   }
+  const int failed = queue.finish();
+  if (failed >= 0) {
+    if (!error) throw dist::PeerFailed(failed);
+    if (!spread) std::rethrow_exception(error);
+    dist::rethrow_in(error, cat("cell ", error_cell));
+  }
+  summary.ran = dist::sum(ran);
+  summary.reused = dist::sum(reused);
+  const std::uint64_t processed = ran + reused;
+  summary.cells_per_rank = dist::gather(std::span(&processed, 1));
+  if (!spread) return summary;
+
+  // Several ranks: rank 0 merges every cell, in sweep order, into compare.* (the serial part of the sweep).
+  std::exception_ptr merge_error;
+  if (root) {
+    try {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::vector<Cell> cells;
+      cells.reserve(specs.size());
+      for (std::size_t i = 0; i < specs.size(); ++i)
+        cells.push_back(mine[i] ? std::move(*mine[i]) : load_cell(specs[i], r));
+      write_summary(cells, r);
+      summary.merge_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    } catch (...) {
+      merge_error = std::current_exception();
+    }
+  }
+  dist::barrier();  // the other ranks wait (without spinning) until the summary is written
+  if (merge_error) std::rethrow_exception(merge_error);
   return summary;
 }
 

@@ -4,6 +4,14 @@
 // not run again (its counters are reloaded and its energy recomputed for the current profiles); cells are
 // written whole or not at all, so an interrupted sweep keeps every finished cell and nothing half-written.
 //
+// On several MPI ranks (base/dist.hpp; `mpirun -np N spikesim compare ...`) every rank calls run_compare with
+// the same request: cells go to whichever rank asks next (a slow cell does not idle the others), each cell is
+// written by the one rank that took it, and rank 0 merges every cell, in sweep order, into compare.* at the
+// end; the outputs are byte-identical to one process. DIR must be on a file system every rank sees. A failure
+// on one rank stops the others after the cell they are on (kept for the resume); every rank throws: the
+// failing one its error, prefixed "cell <id>: ", the others dist::PeerFailed. One process writes compare.*
+// after every cell; several ranks only at the end.
+//
 // Output (DIR):
 //   cells/<model>__<coding>__k<k>/{report.json, layers.csv, raster.json, cell.json}   one run each
 //                 (cell.json, the done marker with every counter, last)
@@ -35,15 +43,17 @@ struct CompareRequest {
   std::vector<energy::HardwareProfile> profiles;
   std::filesystem::path out;
   bool force = false;            // run every cell again
-  Progress* progress = nullptr;  // advanced once per cell
+  Progress* progress = nullptr;  // advanced once per cell, by any rank (used on rank 0 only)
   // Runs one cell; default run_model(). Tests inject a counting runner.
   std::function<ReportInput(const RunRequest&)> runner;
 };
 
-struct CompareSummary {
+struct CompareSummary {  // over every rank, on every rank
   std::size_t cells = 0;
   std::size_t ran = 0;
-  std::size_t reused = 0;  // found done in DIR
+  std::size_t reused = 0;                     // found done in DIR
+  std::vector<std::uint64_t> cells_per_rank;  // cells each rank processed (run or reused); rank 0 only
+  double merge_s = 0;  // several ranks: rank 0's time to read back the other ranks' cells and write compare.*
 };
 
 CompareSummary run_compare(const CompareRequest& request);

@@ -3,10 +3,14 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
 #include <exception>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
+#include "base/counters.hpp"
+#include "base/dist.hpp"
 #include "base/text.hpp"
 #include "energy/estimate.hpp"
 #include "models/error.hpp"
@@ -50,6 +54,40 @@ std::string trace_dataset(const models::H5Reader& h5, const Step& site) {
     tried += (tried.empty() ? "" : ", ") + n;
   throw ModelError(cat(h5.file(), ": no recorded input for site '", site.name,
                        "' (looked for /layers/<name>/input with <name> one of ", tried, ")"));
+}
+
+// SiteCounters as 64-bit words (integers as they are, doubles by their bits), for the reduction over ranks:
+// every field through for_each_counter_field, so a new counter travels without a change here.
+void pack_counters(const SiteCounters& c, std::vector<std::uint64_t>& out) {
+  for_each_counter_field([&](const char*, auto member, Merge) {
+    const auto& v = c.*member;
+    using T = std::remove_cvref_t<decltype(v)>;
+    if constexpr (std::is_floating_point_v<T>) {
+      out.push_back(std::bit_cast<std::uint64_t>(static_cast<double>(v)));
+    } else if constexpr (std::is_integral_v<T>) {
+      out.push_back(static_cast<std::uint64_t>(static_cast<std::int64_t>(v)));
+    } else {
+      for (const auto e : v)
+        out.push_back(static_cast<std::uint64_t>(e));
+    }
+  });
+}
+
+SiteCounters unpack_counters(const std::vector<std::uint64_t>& words, std::size_t& at) {
+  SiteCounters c;
+  for_each_counter_field([&](const char*, auto member, Merge) {
+    auto& v = c.*member;
+    using T = std::remove_cvref_t<decltype(v)>;
+    if constexpr (std::is_floating_point_v<T>) {
+      v = static_cast<T>(std::bit_cast<double>(words.at(at++)));
+    } else if constexpr (std::is_integral_v<T>) {
+      v = static_cast<T>(static_cast<std::int64_t>(words.at(at++)));
+    } else {
+      for (auto& e : v)
+        e = static_cast<std::remove_cvref_t<decltype(e)>>(words.at(at++));
+    }
+  });
+  return c;
 }
 
 // One coded site of the plan and where its input comes from.
@@ -154,13 +192,15 @@ AccountResult account(const AccountRequest& request) {
     coded[t].coded.scale.reserve(static_cast<std::size_t>(chunk));
     coded[t].coded.zero_point.reserve(static_cast<std::size_t>(chunk));
   }
-  if (request.progress != nullptr)
-    request.progress->start(static_cast<std::uint64_t>((tokens + chunk - 1) / chunk));
+  // One chunk's counters per record, added into `records` in chunk order: the same additions, in the same
+  // order, whichever rank computed the chunk, so the report does not depend on the rank count.
+  std::vector<SiteCounters> part(records.size());
   std::vector<std::exception_ptr> failure(sources.size());
-  for (std::int64_t t0 = 0; t0 < tokens; t0 += chunk) {
-    const std::int64_t n = std::min(chunk, tokens - t0);
+  const auto run_chunk = [&](std::int64_t t0, std::int64_t n) {
+    std::fill(part.begin(), part.end(), SiteCounters{});
+    std::fill(failure.begin(), failure.end(), nullptr);
     const auto nu = static_cast<std::uint64_t>(n);
-    // One parallel region per chunk over its coded sites (each adds only to its own record, so results do
+    // One parallel region per chunk over its coded sites (each writes only its own record, so results do
     // not depend on the thread count); code_site and the generator run serially inside it.
     const auto n_sources = static_cast<std::int64_t>(sources.size());
 #pragma omp parallel for schedule(dynamic, 1)
@@ -186,7 +226,7 @@ AccountResult account(const AccountRequest& request) {
         c.dense_macs = nu * static_cast<std::uint64_t>(src.in * src.out);
         c.dense_weight_words = static_cast<std::uint64_t>(src.in * src.out);
         c.bias_adds = w.bias.empty() ? 0 : nu * static_cast<std::uint64_t>(src.out);
-        records[src.step].counters += c;
+        part[src.step] = c;
       } catch (...) {
         failure[static_cast<std::size_t>(k)] = std::current_exception();
       }
@@ -196,9 +236,52 @@ AccountResult account(const AccountRequest& request) {
     }
     // Everything left dense, by the cost table; attention over each token's causal context (or window).
     for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-      if (!plan.steps[i].coded) records[i].counters += dense_cost(plan, plan.steps[i], n, {t0, sequence});
+      if (!plan.steps[i].coded) part[i] = dense_cost(plan, plan.steps[i], n, {t0, sequence});
     }
-    if (request.progress != nullptr) request.progress->advance(1);
+  };
+
+  // Chunks over the ranks (base/dist.hpp): in each round rank r computes chunk first + r; rank 0 gathers the
+  // round's partial counters (fixed size: records x counter words) and adds them in chunk order. Memory per
+  // rank is one round's counters, whatever the number of tokens. One rank: a plain loop over the chunks.
+  const auto n_chunks = (tokens + chunk - 1) / chunk;
+  const int ranks = dist::size();
+  const int me = dist::rank();
+  if (request.progress != nullptr) request.progress->start(static_cast<std::uint64_t>(n_chunks));
+  std::vector<std::uint64_t> words;
+  for (std::int64_t first = 0; first < n_chunks; first += ranks) {
+    const std::int64_t c = first + me;
+    const std::int64_t t0 = c * chunk;
+    const std::int64_t n = std::min(chunk, tokens - t0);
+    std::exception_ptr error;
+    if (c < n_chunks) {
+      try {
+        run_chunk(t0, n);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    if (ranks == 1) {
+      if (error) std::rethrow_exception(error);
+      for (std::size_t i = 0; i < records.size(); ++i)
+        records[i].counters += part[i];
+    } else {
+      const int failed = dist::first_failed_rank(error != nullptr);
+      if (error) dist::rethrow_in(error, cat("chunk ", c, " (tokens ", t0, "..", t0 + n - 1, ")"));
+      if (failed >= 0) throw dist::PeerFailed(failed);
+      words.clear();
+      for (const SiteCounters& p : part)
+        pack_counters(p, words);
+      const std::vector<std::uint64_t> all = dist::gather(words);
+      if (me == 0) {
+        for (int r = 0; r < ranks && first + r < n_chunks; ++r) {
+          std::size_t at = static_cast<std::size_t>(r) * words.size();
+          for (LayerRecord& record : records)
+            record.counters += unpack_counters(all, at);
+        }
+      }
+    }
+    if (request.progress != nullptr)
+      request.progress->advance(static_cast<std::uint64_t>(std::min<std::int64_t>(ranks, n_chunks - first)));
   }
   std::size_t buffer_bytes = 0;
   for (std::size_t t = 0; t < n_threads; ++t) {

@@ -8,6 +8,12 @@
 // or an HDF5 trace such as `spikesim run --save-activations` writes), streamed in chunks of tokens, so memory
 // does not grow with tokens. Without weights every synapse is taken as non-zero (effective SOPs = SOPs).
 // On the activations a run recorded, the per-site records equal the run's (tested).
+//
+// On several MPI ranks (base/dist.hpp; `mpirun -np N spikesim account ...`) every rank calls account() with
+// the same request and the chunks are spread over the ranks (round by round: chunk first + rank); rank 0 adds
+// every chunk's counters in chunk order, so its result is bit-identical to one process (integers exactly,
+// floating sums in the same order). The other ranks' results hold no counters. A failure on one rank makes
+// every rank throw (it: its error prefixed "chunk C (tokens a..b): "; the others dist::PeerFailed).
 
 #include <cstdint>
 #include <filesystem>
@@ -36,7 +42,7 @@ struct AccountRequest {
   double sigma = outlier_sigma_default;   // synthetic: log-std of the channel scales
   std::string sites = "default";          // coded sites (sim/plan/select.hpp)
   SiteConfig site;
-  Progress* progress = nullptr;  // advanced once per chunk
+  Progress* progress = nullptr;  // advanced once per chunk (of any rank)
 };
 
 struct AccountResult {

@@ -105,6 +105,12 @@ TEST_F(Compare, AnInterruptedSweepKeepsFinishedCellsAndNoHalfWrittenFiles) {
   EXPECT_EQ(Json::parse(read_text(request_.out / "compare.json"))["cells"].size(), 4U);
 }
 
+TEST_F(Compare, ACellListedTwiceIsAUsageErrorBeforeAnyRun) {
+  request_.ks = {3.0, 3.0};
+  EXPECT_THROW((void)run_compare(request_), UsageError);
+  EXPECT_EQ(runs_, 0);
+}
+
 TEST_F(Compare, AStoredCellRunWithOtherOptionsIsAnErrorNamingTheOption) {
   (void)run_compare(request_);
   request_.site.neuron.granularity = neurons::Granularity::per_tensor;
