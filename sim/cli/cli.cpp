@@ -168,30 +168,41 @@ std::vector<energy::HardwareProfile> load_profiles(const std::vector<std::string
   return out;
 }
 
-int cli_main(int argc, char** argv) {
+namespace {
+
+// The command line of every entry point: the subcommands, --threads, and the action parsing chose.
+struct CommandLine {
   CLI::App app{"spikesim: spike-coding simulator and neuromorphic energy estimator"};
-  app.require_subcommand(1);
   int threads = 0;
-  app.add_option("--threads", threads, "Worker threads (default: all cores); results do not depend on it")
-      ->check(CLI::NonNegativeNumber);
   Action action;
-  add_run_command(app, action);
-  add_encode_command(app, action);
-  add_generate_command(app, action);
-  add_tokenize_command(app, action);
-  add_convert_command(app, action);
-  add_eval_command(app, action);
-  add_account_command(app, action);
-  add_compare_command(app, action);
-  add_report_command(app, action);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+  CommandLine() {
+    app.require_subcommand(1);
+    app.add_option("--threads", threads, "Worker threads (default: all cores); results do not depend on it")
+        ->check(CLI::NonNegativeNumber);
+    add_run_command(app, action);
+    add_encode_command(app, action);
+    add_generate_command(app, action);
+    add_tokenize_command(app, action);
+    add_convert_command(app, action);
+    add_eval_command(app, action);
+    add_account_command(app, action);
+    add_compare_command(app, action);
+    add_report_command(app, action);
   }
-  if (threads > 0) omp_set_num_threads(threads);
+};
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  CommandLine cli;
   try {
-    return action();
+    cli.app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.app.exit(e);
+  }
+  if (cli.threads > 0) omp_set_num_threads(cli.threads);
+  try {
+    return cli.action();
   } catch (const std::bad_alloc&) {
     std::cerr << "spikesim: error: out of memory\n";
     return 1;
@@ -202,6 +213,22 @@ int cli_main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "spikesim: error: " << e.what() << "\n";
     return 1;
+  }
+}
+
+void cli_call(const std::vector<std::string>& args) {
+  CommandLine cli;
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
+  try {
+    cli.app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    const std::string command = args.empty() ? std::string("(no command)") : args.front();
+    throw UsageError(cat("spikesim ", command, ": ", e.what()));
+  }
+  if (cli.threads > 0) omp_set_num_threads(cli.threads);
+  const int status = cli.action();
+  if (status != 0) {
+    throw UsageError(cat("spikesim ", args.front(), ": exited with status ", status));
   }
 }
 

@@ -84,4 +84,9 @@ void add_report_command(CLI::App& app, Action& action);
 
 int cli_main(int argc, char** argv);
 
+// The same command line run in-process with errors thrown, not printed (the Python package's run() and
+// account()): args without the program name, e.g. {"run", "--model", "m.bin", "--out", "dir", "-q"}. A bad
+// option throws UsageError carrying CLI11's message; library errors propagate as their own types.
+void cli_call(const std::vector<std::string>& args);
+
 }  // namespace spikesim::sim
