@@ -8,6 +8,8 @@ tokens/s and the probe's overhead; writes the probe's report to OUT (render it w
 A benchmark, not a test (BENCHMARKS.md).
 
 Usage: PYTHONPATH=build/release/python bench/torch_probe_bench.py [--tokens 512] [--out DIR] [--layers N]
+       ... --cpu [--hidden 1024 --intermediate 2816 --heads 16 --kv-heads 4 --vocab 8192]: the hand-written
+       Llama of tests/python/tiny_llama.py (no transformers needed) in float32 on the CPU, a smaller shape.
 """
 import argparse
 import json
@@ -38,11 +40,19 @@ def main():
     ap.add_argument("--probe-repeats", type=int, default=3)
     ap.add_argument("--out", default="torch_probe_bench_out")
     ap.add_argument("--sites", default="default")
+    ap.add_argument("--cpu", action="store_true", help="hand-written Llama on the CPU, float32")
+    ap.add_argument("--hidden", type=int, default=1024)
+    ap.add_argument("--intermediate", type=int, default=2816)
+    ap.add_argument("--heads", type=int, default=16)
+    ap.add_argument("--kv-heads", type=int, default=4)
+    ap.add_argument("--vocab", type=int, default=8192)
     args = ap.parse_args()
 
-    import transformers
     import spikesim
     import spikesim.torch
+    if args.cpu:
+        return cpu_bench(args, spikesim)
+    import transformers
 
     config = transformers.Qwen2Config(
         hidden_size=3584, intermediate_size=18944, num_hidden_layers=args.layers, num_attention_heads=28,
@@ -94,6 +104,51 @@ def main():
         "report": {"coded_sites": report["run"]["coded_sites"][:4], "zero_fraction": totals["zero_fraction"],
                    "spikes": totals["spikes"], "sops": totals["sops"], "dense_macs": totals["dense_macs"]},
     }
+    print(json.dumps(summary, indent=1))
+    with open(os.path.join(args.out, "bench.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=1)
+    return 0
+
+
+def cpu_bench(args, spikesim):
+    """The same measurement on the CPU with the hand-written Llama (module names as Hugging Face's)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "python"))
+    from tiny_llama import TinyLlama
+    config = {"hidden_size": args.hidden, "intermediate_size": args.intermediate, "num_hidden_layers": args.layers,
+              "num_attention_heads": args.heads, "num_key_value_heads": args.kv_heads, "vocab_size": args.vocab,
+              "max_position_embeddings": max(args.tokens, 64), "rms_norm_eps": 1e-6, "rope_theta": 1e6,
+              "tie_word_embeddings": False}
+    model = TinyLlama(config, seed=0).eval()
+    ids = torch.randint(0, args.vocab, (1, args.tokens))
+
+    def median(fn, repeats):
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return sorted(times)[len(times) // 2]
+    with torch.no_grad():
+        model(ids)
+        plain_s = median(lambda: model(ids), args.repeats)
+        dense = model(ids)
+        result = {}
+        for moe in (True, False):
+            p = spikesim.torch.probe(model, sites=args.sites, coding="ternary", k=3.0, measure_output_error=moe)
+            with p:
+                model(ids)
+                probe_s = median(lambda: model(ids), args.probe_repeats)
+                spiking = model(ids)
+            result["with_output_error" if moe else "without_output_error"] = {
+                "probe_s": probe_s, "tokens_per_s": args.tokens / probe_s, "overhead_x": probe_s / plain_s,
+                "top1_agreement": (dense.argmax(-1) == spiking.argmax(-1)).float().mean().item()}
+            if moe:
+                report = p.report(args.out)
+    summary = {"device": "cpu", "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+               "os_cpus": os.cpu_count(), "config": config, "params": sum(q.numel() for q in model.parameters()),
+               "tokens": args.tokens, "plain_s": plain_s, "plain_tokens_per_s": args.tokens / plain_s, **result,
+               "zero_fraction": report["totals"]["zero_fraction"], "sops": report["totals"]["sops"],
+               "dense_macs": report["totals"]["dense_macs"]}
     print(json.dumps(summary, indent=1))
     with open(os.path.join(args.out, "bench.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)

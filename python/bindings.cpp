@@ -48,7 +48,8 @@ using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>
 // A NumPy array that owns `v` (moved, not copied) with the given shape.
 template <class T>
 py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
-  auto* owner = new std::vector<T>(std::move(v));  // NOLINT(cppcoreguidelines-owning-memory): the capsule frees it
+  auto* owner =
+      new std::vector<T>(std::move(v));  // NOLINT(cppcoreguidelines-owning-memory): the capsule frees it
   py::capsule free_when_done(owner, [](void* p) { delete static_cast<std::vector<T>*>(p); });
   return py::array_t<T>(shape, owner->data(), free_when_done);
 }
@@ -98,7 +99,8 @@ SiteCounters counters_of(const py::dict& d) {
           v[i] = l[i];
       }
     } catch (const py::cast_error&) {
-      throw UsageError(cat("counters: '", name, "' is not a ", std::is_floating_point_v<T> ? "number" : "count"));
+      throw UsageError(
+          cat("counters: '", name, "' is not a ", std::is_floating_point_v<T> ? "number" : "count"));
     }
   });
   for (const auto& [key, value] : d) {
@@ -139,8 +141,8 @@ void check_matrix(const FloatArray& x, const char* what) {
     std::string shape;
     for (py::ssize_t i = 0; i < x.ndim(); ++i)
       shape += cat(i > 0 ? ", " : "", x.shape(i));
-    throw UsageError(cat(what, ": expected a 2-D array [rows][features], got ", x.ndim(), "-D shape (", shape,
-                         ")"));
+    throw UsageError(
+        cat(what, ": expected a 2-D array [rows][features], got ", x.ndim(), "-D shape (", shape, ")"));
   }
 }
 
@@ -161,7 +163,8 @@ PYBIND11_MODULE(_spikesim, m) {
 
   static py::exception<UserError> user_error(m, "Error", PyExc_ValueError);
   static py::exception<InternalError> internal_error(m, "InternalError", PyExc_RuntimeError);
-  py::register_exception_translator([](std::exception_ptr p) {
+  // pybind11 takes a void(*)(std::exception_ptr): the parameter must be by value.
+  py::register_exception_translator([](std::exception_ptr p) {  // NOLINT(performance-unnecessary-value-param)
     try {
       if (p) std::rethrow_exception(p);
     } catch (const InternalError& e) {
@@ -200,14 +203,16 @@ PYBIND11_MODULE(_spikesim, m) {
                                return to_numpy(std::move(z), {r.coded.rows});
                              })
       .def_property_readonly("T", [](const CodeResult& r) { return r.coded.steps; })
-      .def_property_readonly("coding", [](const CodeResult& r) { return std::string(coding::name(r.coded.scheme)); })
+      .def_property_readonly("coding",
+                             [](const CodeResult& r) { return std::string(coding::name(r.coded.scheme)); })
       .def_property_readonly("reconstruction",
                              [](const CodeResult& r) {
                                const auto counts = coding::counts_of(r.coded);
                                std::vector<float> x_hat(counts.count.size());
                                for (std::int64_t i = 0; i < counts.rows; ++i)
                                  for (std::int64_t j = 0; j < counts.cols; ++j)
-                                   x_hat[static_cast<std::size_t>(i * counts.cols + j)] = counts.reconstruct(i, j);
+                                   x_hat[static_cast<std::size_t>(i * counts.cols + j)] =
+                                       counts.reconstruct(i, j);
                                return to_numpy(std::move(x_hat), {counts.rows, counts.cols});
                              })
       .def(
@@ -226,12 +231,14 @@ PYBIND11_MODULE(_spikesim, m) {
           },
           "Spikes [T][rows][cols] (+1 / -1 / 0), from the event stream the coder emits")
       .def_property_readonly("counters", [](const CodeResult& r) { return counters_dict(r.counters); })
-      .def_property_readonly("metrics", [](const CodeResult& r) { return to_python(sim::metrics_json(r.counters)); });
+      .def_property_readonly("metrics",
+                             [](const CodeResult& r) { return to_python(sim::metrics_json(r.counters)); });
 
   m.def(
       "code",
       [](const FloatArray& x, const std::string& coding, double k, const std::string& granularity,
-         std::optional<std::int32_t> steps, const std::string& neuron, bool saturate, std::optional<double> v_th) {
+         std::optional<std::int32_t> steps, const std::string& neuron, bool saturate,
+         std::optional<double> v_th) {
         check_matrix(x, "spikesim.code: x");
         const sim::SiteConfig config =
             site_config_of(coding, k, granularity, steps, neuron, saturate, v_th, false);
@@ -257,14 +264,17 @@ PYBIND11_MODULE(_spikesim, m) {
   py::class_<energy::HardwareProfile>(m, "Profile")
       .def_static(
           "load",
-          [](const std::string& name_or_path) { return energy::find_profile(name_or_path, energy::data_dir()); },
+          [](const std::string& name_or_path) {
+            return energy::find_profile(name_or_path, energy::data_dir());
+          },
           py::arg("name_or_path"))
       .def_static("defaults", [] { return energy::default_profile_names(); })
       .def_readonly("name", &energy::HardwareProfile::name)
       .def_readonly("description", &energy::HardwareProfile::description)
       .def_readonly("file", &energy::HardwareProfile::file)
       .def_readonly("all_in", &energy::HardwareProfile::all_in)
-      .def_property_readonly("has_spiking", [](const energy::HardwareProfile& p) { return p.spiking.has_value(); })
+      .def_property_readonly("has_spiking",
+                             [](const energy::HardwareProfile& p) { return p.spiking.has_value(); })
       .def_property_readonly("has_dense",
                              [](const energy::HardwareProfile& p) {
                                return p.dense.has_value() || p.dense_measured.has_value();
@@ -285,27 +295,31 @@ PYBIND11_MODULE(_spikesim, m) {
 
   m.def(
       "break_even_counters",
-      [](const py::dict& counters, const energy::HardwareProfile& spiking, const energy::HardwareProfile& dense) {
-        if (!spiking.spiking) throw UsageError(cat("break_even: profile '", spiking.name, "' has no spiking side"));
+      [](const py::dict& counters, const energy::HardwareProfile& spiking,
+         const energy::HardwareProfile& dense) {
+        if (!spiking.spiking)
+          throw UsageError(cat("break_even: profile '", spiking.name, "' has no spiking side"));
         if (!dense.dense && !dense.dense_measured)
           throw UsageError(cat("break_even: profile '", dense.name, "' has no dense side"));
         const SiteCounters c = counters_of(counters);
         const energy::Estimate e_spiking = energy::estimate(c, spiking);
         const energy::Estimate e_fixed = energy::estimate(energy::without_spikes(c), spiking);
         const energy::Estimate e_dense = energy::estimate(c, dense);
-        const double s = c.dense_macs > 0 ? static_cast<double>(c.sops) / static_cast<double>(c.dense_macs) : 0.0;
+        const double s =
+            c.dense_macs > 0 ? static_cast<double>(c.sops) / static_cast<double>(c.dense_macs) : 0.0;
         return energy::break_even(s, e_spiking.spiking->total_pj, e_fixed.spiking->total_pj,
                                   e_dense.dense->total_pj);
       },
       py::arg("counters"), py::arg("spiking"), py::arg("dense"));
   m.def(
       "break_even",
-      [](double s_measured, const energy::Range& spiking, const energy::Range& fixed, const energy::Range& dense) {
-        return energy::break_even(s_measured, spiking, fixed, dense);
-      },
+      [](double s_measured, const energy::Range& spiking, const energy::Range& fixed,
+         const energy::Range& dense) { return energy::break_even(s_measured, spiking, fixed, dense); },
       py::arg("s_measured"), py::arg("spiking_pj"), py::arg("spiking_fixed_pj"), py::arg("dense_pj"));
   py::class_<energy::Range>(m, "Range")
-      .def(py::init([](double low, double nominal, double high) { return energy::Range{low, nominal, high}; }),
+      .def(py::init([](double low, double nominal, double high) {
+             return energy::Range{low, nominal, high};
+           }),
            py::arg("low"), py::arg("nominal"), py::arg("high"))
       .def_readonly("low", &energy::Range::low)
       .def_readonly("nominal", &energy::Range::nominal)
@@ -326,12 +340,14 @@ PYBIND11_MODULE(_spikesim, m) {
         py::gil_scoped_release release;
         sim::cli_call(args);
       },
-      py::arg("args"), "Runs `spikesim ARGS...` in-process; errors raise spikesim.Error with the CLI's message");
+      py::arg("args"),
+      "Runs `spikesim ARGS...` in-process; errors raise spikesim.Error with the CLI's message");
 
   py::class_<sim::SiteConfig>(m, "SiteConfig")
       .def(py::init(&site_config_of), py::arg("coding"), py::arg("k"), py::arg("granularity"), py::arg("T"),
            py::arg("neuron"), py::arg("saturate"), py::arg("v_th"), py::arg("measure_output_error"))
-      .def_property_readonly("measure_output_error", [](const sim::SiteConfig& c) { return c.measure_output_error; })
+      .def_property_readonly("measure_output_error",
+                             [](const sim::SiteConfig& c) { return c.measure_output_error; })
       .def("run_json", [](const sim::SiteConfig& c) {
         sim::Json j = sim::Json::object();
         sim::add_coding_json(j, c);
@@ -339,8 +355,8 @@ PYBIND11_MODULE(_spikesim, m) {
       });
 
   py::class_<ProbeSite>(m, "ProbeSite")
-      .def_static("linear", &ProbeSite::linear, py::arg("name"), py::arg("index"), py::arg("coded"), py::arg("in"),
-                  py::arg("out"), py::arg("has_bias"), py::arg("fanout_nonzero"))
+      .def_static("linear", &ProbeSite::linear, py::arg("name"), py::arg("index"), py::arg("coded"),
+                  py::arg("in"), py::arg("out"), py::arg("has_bias"), py::arg("fanout_nonzero"))
       .def_static(
           "conv",
           [](std::string name, std::int64_t index, bool coded, const std::vector<std::int64_t>& g,
@@ -368,8 +384,8 @@ PYBIND11_MODULE(_spikesim, m) {
                 bias ? std::span<const float>(bias->data(), static_cast<std::size_t>(bias->size()))
                      : std::span<const float>{};
             if (static_cast<std::int64_t>(w.size()) != geometry.weight_count())
-              throw std::invalid_argument(cat("probe site '", name, "': ", w.size(), " weights, geometry needs ",
-                                              geometry.weight_count()));
+              throw std::invalid_argument(cat("probe site '", name, "': ", w.size(),
+                                              " weights, geometry needs ", geometry.weight_count()));
             return ProbeSite::conv(std::move(name), index, coded, geometry, w, b);
           },
           py::arg("name"), py::arg("index"), py::arg("coded"), py::arg("geometry"), py::arg("weight"),
@@ -379,7 +395,8 @@ PYBIND11_MODULE(_spikesim, m) {
           [](ProbeSite& s, const sim::SiteConfig& config, const FloatArray& x, const std::string& what) {
             check_matrix(x, what.c_str());
             if (x.shape(1) != s.in())
-              throw UsageError(cat(what, ": ", x.shape(1), " features per row, the site has ", s.in(), " inputs"));
+              throw UsageError(
+                  cat(what, ": ", x.shape(1), " features per row, the site has ", s.in(), " inputs"));
             py::array_t<float> x_hat({x.shape(0), x.shape(1)});
             const std::span<const float> in(x.data(), static_cast<std::size_t>(x.size()));
             const std::span<float> out(x_hat.mutable_data(), static_cast<std::size_t>(x_hat.size()));
@@ -391,7 +408,8 @@ PYBIND11_MODULE(_spikesim, m) {
           },
           py::arg("config"), py::arg("x"), py::arg("what"))
       .def("add_dense", &ProbeSite::add_dense, py::arg("rows"))
-      .def("add_output_sums", &ProbeSite::add_output_sums, py::arg("output_sq_norm"), py::arg("output_sq_err"))
+      .def("add_output_sums", &ProbeSite::add_output_sums, py::arg("output_sq_norm"),
+           py::arg("output_sq_err"))
       .def(
           "add_output_error",
           [](ProbeSite& s, const FloatArray& y_spiking, const FloatArray& y_dense) {
@@ -402,8 +420,10 @@ PYBIND11_MODULE(_spikesim, m) {
       .def_property_readonly("name", [](const ProbeSite& s) { return s.record().name; })
       .def_property_readonly("coded", [](const ProbeSite& s) { return s.record().coded; })
       .def_property_readonly("in_features", &ProbeSite::in)
-      .def_property_readonly("counters", [](const ProbeSite& s) { return counters_dict(s.record().counters); })
-      .def_property_readonly("metrics", [](const ProbeSite& s) { return to_python(sim::metrics_json(s.record().counters)); });
+      .def_property_readonly("counters",
+                             [](const ProbeSite& s) { return counters_dict(s.record().counters); })
+      .def_property_readonly(
+          "metrics", [](const ProbeSite& s) { return to_python(sim::metrics_json(s.record().counters)); });
 
   m.def(
       "select_sites",

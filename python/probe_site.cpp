@@ -15,12 +15,13 @@ std::uint64_t u64(std::int64_t v) {
 
 }  // namespace
 
-ProbeSite ProbeSite::linear(std::string name, std::int64_t index, bool coded, std::int64_t in, std::int64_t out, bool has_bias,
-                            std::vector<std::int64_t> fanout_nonzero) {
-  if (in <= 0 || out <= 0) throw std::invalid_argument(cat("probe site '", name, "': empty layer ", out, "x", in));
+ProbeSite ProbeSite::linear(std::string name, std::int64_t index, bool coded, std::int64_t in,
+                            std::int64_t out, bool has_bias, std::vector<std::int64_t> fanout_nonzero) {
+  if (in <= 0 || out <= 0)
+    throw std::invalid_argument(cat("probe site '", name, "': empty layer ", out, "x", in));
   if (static_cast<std::int64_t>(fanout_nonzero.size()) != in) {
-    throw std::invalid_argument(cat("probe site '", name, "': ", fanout_nonzero.size(),
-                                    " non-zero fan-outs for ", in, " inputs"));
+    throw std::invalid_argument(
+        cat("probe site '", name, "': ", fanout_nonzero.size(), " non-zero fan-outs for ", in, " inputs"));
   }
   ProbeSite s;
   s.record_.name = std::move(name);
@@ -83,7 +84,8 @@ void ProbeSite::code(const sim::SiteConfig& config, std::span<const float> x, st
     }
     SiteCounters& c = scratch_.counters;
     c.bias_adds = has_bias_ ? c.tokens * u64(out) : 0;
-    c.dense_macs = conv_ ? u64(rows_per_call * conv_->geometry.macs_per_sample()) : u64(rows_per_call * in * out);
+    c.dense_macs =
+        conv_ ? u64(rows_per_call * conv_->geometry.macs_per_sample()) : u64(rows_per_call * in * out);
     c.dense_weight_words = u64(record_.weights);
     record_.counters += c;
   }

@@ -20,8 +20,8 @@ class ProbeSite {
  public:
   // A linear site: `in` presynaptic neurons reaching `out` synapses each (every projection of the site),
   // fanout_nonzero [in] of them non-zero.
-  static ProbeSite linear(std::string name, std::int64_t index, bool coded, std::int64_t in, std::int64_t out, bool has_bias,
-                          std::vector<std::int64_t> fanout_nonzero);
+  static ProbeSite linear(std::string name, std::int64_t index, bool coded, std::int64_t in, std::int64_t out,
+                          bool has_bias, std::vector<std::int64_t> fanout_nonzero);
   // A convolution site for inputs [C][H][W]: W [M][C/groups][kh][kw] row-major, bias [M] or empty.
   static ProbeSite conv(std::string name, std::int64_t index, bool coded, const sim::ConvGeometry& geometry,
                         std::span<const float> weight, std::span<const float> bias);
@@ -29,8 +29,8 @@ class ProbeSite {
   // One call of the site on x [rows][in] (linear: rows are tokens, coded together; conv: rows are samples,
   // each coded on its own as `spikesim run` codes a network's samples). Writes x̂ [rows][in] and adds the
   // counters. `what` names the input in errors.
-  void code(const sim::SiteConfig& config, std::span<const float> x, std::int64_t rows, std::span<float> x_hat,
-            const std::string& what);
+  void code(const sim::SiteConfig& config, std::span<const float> x, std::int64_t rows,
+            std::span<float> x_hat, const std::string& what);
   // One call of the site run densely (not spike-coded): dense and uncoded MACs, weights read, bias adds.
   void add_dense(std::int64_t rows);
   // Output error sums of the spiking output vs the dense output of the same input.

@@ -116,7 +116,7 @@ class TinyLlama(nn.Module):
                     p.copy_(0.2 * torch.randn_like(p))
             # Some exact zeros, so effective SOPs differ from SOPs.
             self.model.layers[0].self_attn.k_proj.weight[:, :5] = 0.0
-            self.model.layers[1].mlp.up_proj.weight[3:9, :] = 0.0
+            self.model.layers[-1].mlp.up_proj.weight[3:9, :] = 0.0
 
     def forward(self, ids):
         return self.lm_head(self.model(ids))
