@@ -17,9 +17,12 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
         build = os.environ.get("SPIKESIM_CMAKE_BUILD_DIR", os.path.join(ROOT, "build", "pip"))
-        subprocess.check_call(["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
-                               f"-DPython3_EXECUTABLE={sys.executable}", "-DSPIKESIM_BUILD_TESTS=OFF",
-                               "-DSPIKESIM_BUILD_BENCH=OFF"])
+        if os.path.exists(os.path.join(build, "CMakeCache.txt")):  # an existing build keeps its settings
+            subprocess.check_call(["cmake", "-S", ROOT, "-B", build])
+        else:
+            subprocess.check_call(["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
+                                   f"-DPython3_EXECUTABLE={sys.executable}", "-DSPIKESIM_BUILD_TESTS=OFF",
+                                   "-DSPIKESIM_BUILD_BENCH=OFF"])
         subprocess.check_call(["cmake", "--build", build, "--target", "spikesim_python"])
         built = glob.glob(os.path.join(build, "python", "spikesim", "_spikesim*.so"))
         if not built:

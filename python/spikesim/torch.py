@@ -86,7 +86,8 @@ class _Site:
         self.coded = coded
         self.conv = isinstance(members[0][1], nn.Conv2d)
         self.cpp = None
-        self.call_key = None
+        self.call_x = None  # input of the call in progress (sites of several projections)
+        self.call_version = 0
         self.call_seen = set()
         self.x = None      # the call's input (as the layer received it)
         self.x_hat = None  # its reconstruction, in the layer's dtype and device
@@ -186,7 +187,7 @@ class probe:  # noqa: N801 (a context manager used like a function, as torch.no_
             h.remove()
         self._handles = []
         for site in self._sites:
-            site.x = site.x_hat = site.call_key = None
+            site.x = site.x_hat = site.call_x = None
             site.call_seen = set()
         return False
 
@@ -194,18 +195,20 @@ class probe:  # noqa: N801 (a context manager used like a function, as torch.no_
     def _pre_hook(self, site, name, m):
         def hook(_module, args):
             x = args[0]
-            key = (x.data_ptr(), tuple(x.shape), tuple(x.stride()), x._version, x.dtype, x.device)
             members = len(site.members)
-            if site.call_key == key and name not in site.call_seen:
-                site.call_seen.add(name)  # a projection of the site reading the call's input
+            # The same tensor object (held by the site, so never a recycled address), unchanged in place, read
+            # by a projection of the site that has not run in this call: the site's call goes on.
+            if site.call_x is x and site.call_version == x._version and name not in site.call_seen:
+                site.call_seen.add(name)
             else:
-                if site.call_key is not None and len(site.call_seen) < members:
+                if site.call_x is not None and len(site.call_seen) < members:
                     missing = [n for n, _ in site.members if n not in site.call_seen]
                     raise _spikesim.Error(
                         f"probe: site '{site.name}': {name} reads another input than {sorted(site.call_seen)} "
                         f"before {missing} ran: projections of one site must read one tensor")
                 self._new_call(site, x, m)
-                site.call_key = key
+                site.call_x = x if members > 1 else None
+                site.call_version = x._version
                 site.call_seen = {name}
             if site.coded and self.replace:
                 return (site.x_hat,) + tuple(args[1:])

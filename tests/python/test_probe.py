@@ -118,16 +118,14 @@ class ReplaceFeedsSpikes(unittest.TestCase):
     def reference(self, model, ids, coding, k):
         """The model run with every linear input replaced by x̂ decoded from its spikes (q|k|v and gate|up
         share one coded input, as one site)."""
-        handles, cache = [], {}
+        handles, last = [], {}
 
         def hook(m, args):
-            x = args[0]
-            key = (x.data_ptr(), tuple(x.shape), x._version)
-            if key not in cache:
+            x = args[0]  # the same tensor object (kept alive here, so never a recycled one) = the same site
+            if last.get("x") is not x:
                 c = spikesim.code(x.reshape(-1, x.shape[-1]).numpy(), coding=coding, k=k)
-                cache.clear()
-                cache[key] = torch.from_numpy(decode(c)).reshape(x.shape)
-            return (cache[key],)
+                last["x"], last["x_hat"] = x, torch.from_numpy(decode(c)).reshape(x.shape)
+            return (last["x_hat"],)
         for _, m in model.named_modules():
             if isinstance(m, nn.Linear):
                 handles.append(m.register_forward_pre_hook(hook))
@@ -153,6 +151,34 @@ class ReplaceFeedsSpikes(unittest.TestCase):
                 self.assertGreater(p.counters["layers.1.mlp_out"]["spikes"], 0)
             # Hooks are gone after the block.
             self.assertTrue(torch.equal(model(ids), dense))
+
+
+class OtherDtypes(unittest.TestCase):
+    def test_bf16_model_codes_the_float32_copy(self):
+        # Tensors that are not CPU float32 (bf16 here, CUDA on a GPU) are coded through a float32 host copy and
+        # x̂ goes back in the layer's dtype.
+        model = TinyLlama(seed=2).eval().to(torch.bfloat16)
+        ids = torch.tensor([TOKENS])
+        seen = {}
+
+        def grab(_m, args):
+            seen.setdefault("x", args[0].detach().clone())
+        with torch.no_grad(), spikesim.torch.probe(model, coding="ternary") as p:
+            # registered after the probe's hook: sees what the layer receives
+            h = model.model.layers[0].self_attn.q_proj.register_forward_pre_hook(grab)
+            y = model(ids)
+        h.remove()
+        self.assertEqual(y.dtype, torch.bfloat16)
+        self.assertTrue(torch.isfinite(y.float()).all())
+        c = p.counters["layers.0.attn_in"]
+        self.assertEqual(c["tokens"], len(TOKENS))
+        self.assertEqual(seen["x"].dtype, torch.bfloat16)
+        with torch.no_grad():
+            x = model.model.layers[0].input_layernorm(model.model.embed_tokens(ids))
+        coded = spikesim.code(x.reshape(len(TOKENS), -1).float().numpy(), coding="ternary")
+        self.assertEqual(c["spikes"], coded.spikes)
+        torch.testing.assert_close(seen["x"].reshape(len(TOKENS), -1),
+                                   torch.from_numpy(coded.reconstruction).to(torch.bfloat16), rtol=0, atol=0)
 
 
 class Conv(unittest.TestCase):
@@ -203,6 +229,18 @@ class Errors(unittest.TestCase):
             spikesim.torch.probe(object())
         with self.assertRaisesRegex(spikesim.Error, "no site ran"):
             spikesim.torch.probe(model).report(tempfile.mkdtemp())
+        # q|k|v named as one site but reading different tensors (cross-attention): an error, not wrong counts
+        cross = nn.Module()
+        cross.layers = nn.ModuleList([nn.Module()])
+        cross.layers[0].self_attn = nn.Module()
+        for n in ("q_proj", "k_proj", "v_proj"):
+            setattr(cross.layers[0].self_attn, n, nn.Linear(8, 8))
+        a = cross.layers[0].self_attn
+        with self.assertRaisesRegex(spikesim.Error, r"site 'layers.0.attn_in': layers.0.self_attn.k_proj reads "
+                                                    r"another input .* before \['layers.0.self_attn.k_proj'"):
+            with torch.no_grad(), spikesim.torch.probe(cross):
+                a.q_proj(torch.randn(3, 8))
+                a.k_proj(torch.randn(3, 8))
         nan = torch.tensor([TOKENS])
         model.model.embed_tokens.weight.data[17, 0] = float("nan")
         with self.assertRaisesRegex(spikesim.Error, r"site 'layers.0.attn_in' input .*element \[1, 0\] = nan"):
