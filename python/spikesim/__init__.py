@@ -172,8 +172,12 @@ def cli(*args):
 
 
 def _run_command(command, model_option, model, out, options):
+    options = dict(options)
+    threads = options.pop("threads", None)  # an option of the program, before the command
+    before = [] if threads is None else ["--threads", str(int(threads))]
+
     def go(directory):
-        cli(command, model_option, model, "--out", directory, "-q", *_option_args(options))
+        cli(*before, command, model_option, model, "--out", directory, "-q", *_option_args(options))
         with open(os.path.join(directory, "report.json"), encoding="utf-8") as f:
             return json.load(f)
     if out is not None:
@@ -187,7 +191,8 @@ def run(model, out=None, **options):
 
     Every option of `spikesim run --help` is a keyword: coding="bitwise", k=3, hardware=["loihi", "h100"],
     sites="qkv,o", prompt="Once", tokens="ids.txt", max_tokens=16, images=..., no_raster=True, ...
-    out=None writes into a temporary directory that is removed afterwards."""
+    out=None writes into a temporary directory that is removed afterwards. threads=N is the program's
+    --threads: it sets OpenMP's thread count for the rest of the process (results do not depend on it)."""
     return _run_command("run", "--model", model, out, options)
 
 

@@ -202,7 +202,7 @@ class RunAccount(unittest.TestCase):
                            "num_key_value_heads": 2, "vocab_size": 128, "max_position_embeddings": 256}, f)
             out_cli = os.path.join(tmp, "cli")
             spikesim_cli("account", "--config", cfg, "--tokens", 64, "--chunk", 32, "--out", out_cli, "-q")
-            report = spikesim.account(cfg, tokens=64, chunk=32)
+            report = spikesim.account(cfg, tokens=64, chunk=32, threads=1)
             cli = load_report(out_cli)
             self.assertEqual(len(report["layers"]), len(cli["layers"]))
             for a, b in zip(report["layers"], cli["layers"]):
