@@ -175,6 +175,8 @@ struct CommandLine {
   CLI::App app{"spikesim: spike-coding simulator and neuromorphic energy estimator"};
   int threads = 0;
   Action action;
+  CommandLine(const CommandLine&) = delete;  // the commands' callbacks hold references to `action`
+  CommandLine& operator=(const CommandLine&) = delete;
   CommandLine() {
     app.require_subcommand(1);
     app.add_option("--threads", threads, "Worker threads (default: all cores); results do not depend on it")
@@ -190,6 +192,19 @@ struct CommandLine {
     add_report_command(app, action);
   }
 };
+
+// The subcommand of an argument list (for messages): its first argument that is not an option or the value
+// of --threads.
+std::string command_of(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--threads") {
+      ++i;
+    } else if (args[i].rfind('-', 0) != 0) {
+      return args[i];
+    }
+  }
+  return "(no command)";
+}
 
 }  // namespace
 
@@ -222,13 +237,12 @@ void cli_call(const std::vector<std::string>& args) {
   try {
     cli.app.parse(reversed);
   } catch (const CLI::ParseError& e) {
-    const std::string command = args.empty() ? std::string("(no command)") : args.front();
-    throw UsageError(cat("spikesim ", command, ": ", e.what()));
+    throw UsageError(cat("spikesim ", command_of(args), ": ", e.what()));
   }
   if (cli.threads > 0) omp_set_num_threads(cli.threads);
   const int status = cli.action();
   if (status != 0) {
-    throw UsageError(cat("spikesim ", args.front(), ": exited with status ", status));
+    throw UsageError(cat("spikesim ", command_of(args), ": exited with status ", status));
   }
 }
 
