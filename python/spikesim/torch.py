@@ -12,7 +12,8 @@ as `spikesim run` fuses them: in a Hugging Face decoder (module names `...layers
 down `layers.N.mlp_out` -- the CLI's site names. Any other layer is a site named by its module name.
 `sites` is the CLI's --sites vocabulary (sim/plan/select.hpp): glob patterns over site or module names
 (`*.q_proj`, `layers.1?.*`), `!PATTERN`, `default`, `all`, `none`, and qkv / o / gateup / down /
-spikingbrain; None codes every site. Uncoded sites are still counted (dense MACs).
+spikingbrain; `default` is SpikingBrain's set (qkv, o, gateup) for a decoder, every site otherwise; None codes
+every site. Uncoded sites are still counted (dense MACs).
 
 Per call of a coded site the input x [.., in] is flattened to rows (linear: tokens, coded together, one T per
 call, as a token plan codes one call; conv: samples [C*H*W], each coded on its own, as a network plan does)
