@@ -9,7 +9,7 @@ clang-format --dry-run --Werror "${files[@]}"
 # Components include only what lies below them, and every CMake target links exactly what it includes.
 /usr/bin/python3 scripts/check_layers.py
 mapfile -t sources < <(git ls-files --cached --others --exclude-standard \
-  'base/*.cpp' 'neurons/*.cpp' 'coding/*.cpp' 'sim/*.cpp' 'models/*.cpp' 'energy/*.cpp')
+  'base/*.cpp' 'neurons/*.cpp' 'coding/*.cpp' 'sim/*.cpp' 'models/*.cpp' 'energy/*.cpp' 'python/*.cpp')
 if ! out=$(printf '%s\n' "${sources[@]}" | xargs -P "$(nproc)" -n 4 clang-tidy -p "$build" --quiet --extra-arg=-Wno-unknown-warning-option 2>&1); then
   echo "$out" | grep -v "warnings generated"
   echo "clang-tidy found problems" >&2

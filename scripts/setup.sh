@@ -18,8 +18,9 @@ packages=(
   libpcre2-dev libicu-dev
   # optional: MPI, to spread compare cells and account chunks over ranks (mpirun -np N spikesim ...)
   libopenmpi-dev openmpi-bin
-  # python, used only for plots, notebooks, trace export and benchmarks
-  python3-numpy python3-h5py python3-matplotlib
+  # python: plots, notebooks, trace export, benchmarks, and the Python package (python/: pybind11 extension,
+  # spikesim.torch probe on Debian's CPU torch)
+  python3-numpy python3-h5py python3-matplotlib python3-dev pybind11-dev python3-pybind11 python3-torch
   python3-nbconvert python3-nbclient python3-ipykernel python3-nbformat
   # data the project's own default models are trained on / evaluated with
   dataset-fashion-mnist bible-kjv-text bible-kjv

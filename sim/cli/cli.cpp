@@ -177,31 +177,57 @@ Progress distributed_progress(std::string label, bool quiet) {
   return {std::move(label), std::cerr, shown};
 }
 
-int cli_main(int argc, char** argv) {
+namespace {
+
+// The command line of every entry point: the subcommands, --threads, and the action parsing chose.
+struct CommandLine {
   CLI::App app{"spikesim: spike-coding simulator and neuromorphic energy estimator"};
-  app.require_subcommand(1);
   int threads = 0;
-  app.add_option("--threads", threads, "Worker threads (default: all cores); results do not depend on it")
-      ->check(CLI::NonNegativeNumber);
   Action action;
-  add_run_command(app, action);
-  add_encode_command(app, action);
-  add_generate_command(app, action);
-  add_tokenize_command(app, action);
-  add_convert_command(app, action);
-  add_eval_command(app, action);
-  add_account_command(app, action);
-  add_compare_command(app, action);
-  add_report_command(app, action);
+  CommandLine(const CommandLine&) = delete;  // the commands' callbacks hold references to `action`
+  CommandLine& operator=(const CommandLine&) = delete;
+  CommandLine() {
+    app.require_subcommand(1);
+    app.add_option("--threads", threads, "Worker threads (default: all cores); results do not depend on it")
+        ->check(CLI::NonNegativeNumber);
+    add_run_command(app, action);
+    add_encode_command(app, action);
+    add_generate_command(app, action);
+    add_tokenize_command(app, action);
+    add_convert_command(app, action);
+    add_eval_command(app, action);
+    add_account_command(app, action);
+    add_compare_command(app, action);
+    add_report_command(app, action);
+  }
+};
+
+// The subcommand of an argument list (for messages): its first argument that is not an option or the value
+// of --threads.
+std::string command_of(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--threads") {
+      ++i;
+    } else if (args[i].rfind('-', 0) != 0) {
+      return args[i];
+    }
+  }
+  return "(no command)";
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  CommandLine cli;
   try {
-    app.parse(argc, argv);
+    cli.app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return cli.app.exit(e);
   }
   // Only compare (cells) and account (chunks of tokens) spread their work over MPI ranks; any other command
   // on several ranks would run N times into the same --out.
   if (dist::size() > 1) {
-    const auto chosen = app.get_subcommands();
+    const auto chosen = cli.app.get_subcommands();
     const std::string name = chosen.empty() ? std::string("?") : chosen.front()->get_name();
     if (name != "compare" && name != "account") {
       if (dist::rank() == 0) {
@@ -212,8 +238,8 @@ int cli_main(int argc, char** argv) {
       return 1;
     }
   }
-  if (threads > 0) {
-    omp_set_num_threads(threads);
+  if (cli.threads > 0) {
+    omp_set_num_threads(cli.threads);
   } else if (dist::local_size() > 1 &&
              std::getenv("OMP_NUM_THREADS") == nullptr) {  // NOLINT(concurrency-mt-unsafe)
     // Ranks sharing a host share its cores: each takes its part instead of all of them.
@@ -222,7 +248,7 @@ int cli_main(int argc, char** argv) {
   // With several ranks every message names the rank it comes from.
   const std::string who = dist::size() > 1 ? cat("rank ", dist::rank(), ": ") : std::string();
   try {
-    return action();
+    return cli.action();
   } catch (const std::bad_alloc&) {
     std::cerr << "spikesim: error: " << who << "out of memory\n";
     return 1;
@@ -233,6 +259,21 @@ int cli_main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "spikesim: error: " << who << e.what() << "\n";
     return 1;
+  }
+}
+
+void cli_call(const std::vector<std::string>& args) {
+  CommandLine cli;
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
+  try {
+    cli.app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(cat("spikesim ", command_of(args), ": ", e.what()));
+  }
+  if (cli.threads > 0) omp_set_num_threads(cli.threads);
+  const int status = cli.action();
+  if (status != 0) {
+    throw UsageError(cat("spikesim ", command_of(args), ": exited with status ", status));
   }
 }
 

@@ -89,5 +89,9 @@ int cli_main(int argc, char** argv);
 // terminal or, with several ranks, on the stderr the launcher forwards (a pipe: one redraw per cell or
 // chunk); never with --quiet.
 Progress distributed_progress(std::string label, bool quiet);
+// The same command line run in-process with errors thrown, not printed (the Python package's run() and
+// account()): args without the program name, e.g. {"run", "--model", "m.bin", "--out", "dir", "-q"}. A bad
+// option throws UsageError carrying CLI11's message; library errors propagate as their own types.
+void cli_call(const std::vector<std::string>& args);
 
 }  // namespace spikesim::sim

@@ -240,5 +240,34 @@ TEST_F(Cli, TruncatedTraceIsAnError) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "out"));
 }
 
+// cli_call (the Python package's run() / account()): the same command line in-process, errors thrown.
+TEST_F(Cli, CallRunsTheCommandAndThrowsInsteadOfPrinting) {
+  const std::string out = (dir_ / "call").string();
+  sim::cli_call({"--threads", "1", "run", "--trace", (dir_ / "trace.h5").string(), "--coding", "ternary",
+                 "--out", out, "-q", "--no-raster"});
+  ASSERT_EQ(test::run_cli({"run", "--trace", (dir_ / "trace.h5").string(), "--coding", "ternary", "--out",
+                           (dir_ / "main").string(), "-q", "--no-raster"}),
+            0);
+  EXPECT_EQ(read_json(dir_ / "call" / "report.json")["layers"],
+            read_json(dir_ / "main" / "report.json")["layers"]);
+  try {
+    sim::cli_call({"run", "--trace", (dir_ / "trace.h5").string(), "--out", out, "--bogus"});
+    FAIL() << "no exception";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("spikesim run: "), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--bogus"), std::string::npos) << e.what();
+  }
+  // A missing file fails in parsing (CLI11's check), a library error keeps its own type and message.
+  EXPECT_THROW(sim::cli_call({"run", "--trace", (dir_ / "missing.h5").string(), "--out", out, "-q"}),
+               UsageError);
+  try {
+    sim::cli_call(
+        {"run", "--trace", (dir_ / "trace.h5").string(), "--out", out, "-q", "--hardware", "nosuchchip"});
+    FAIL() << "no exception";
+  } catch (const energy::ProfileError& e) {
+    EXPECT_NE(std::string(e.what()).find("nosuchchip"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace spikesim
