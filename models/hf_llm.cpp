@@ -49,9 +49,12 @@ std::filesystem::path hf_config_path(const std::filesystem::path& model) {
 
 namespace {
 
-const std::set<std::string> supported_architectures = {
-    "LlamaForCausalLM",   "Qwen2ForCausalLM",    "Qwen3ForCausalLM",   "MistralForCausalLM",
-    "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM"};
+const std::set<std::string>& supported_architectures() {
+  static const std::set<std::string> names = {
+      "LlamaForCausalLM",   "Qwen2ForCausalLM",    "Qwen3ForCausalLM",   "MistralForCausalLM",
+      "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM"};
+  return names;
+}
 
 std::string architecture_of(const Config& j) {
   if (j.has("architectures") && j.at("architectures").is_array() && j.at("architectures").size() > 0)
@@ -234,11 +237,12 @@ LlmConfig read_hf_config(const std::filesystem::path& config_json, std::int64_t 
   const Config j(doc, file);
   LlmConfig c;
   const std::string arch = architecture_of(j);
-  if (!supported_architectures.contains(arch)) {
-    throw ModelError(cat(
-        file, ": architecture '", arch, "' not supported (spikesim reads ",
-        join(std::vector<std::string>(supported_architectures.begin(), supported_architectures.end()), ", "),
-        ")"));
+  if (!supported_architectures().contains(arch)) {
+    throw ModelError(
+        cat(file, ": architecture '", arch, "' not supported (spikesim reads ",
+            join(std::vector<std::string>(supported_architectures().begin(), supported_architectures().end()),
+                 ", "),
+            ")"));
   }
   const bool qwen2 = arch == "Qwen2ForCausalLM" || arch == "Qwen2MoeForCausalLM";
   c.architecture = arch;

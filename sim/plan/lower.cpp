@@ -1208,6 +1208,7 @@ class Lowering {
     };
     const auto fused = [&](const std::string& name, std::vector<std::shared_ptr<LinearWeights>> parts) {
       std::vector<const LinearWeights*> p;
+      p.reserve(parts.size());
       for (const auto& w : parts)
         p.push_back(w.get());
       if (options_.shape_only) {
