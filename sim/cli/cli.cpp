@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "base/dist.hpp"
 #include "base/error.hpp"
@@ -249,6 +251,12 @@ int cli_main(int argc, char** argv) {
   const std::string who = dist::size() > 1 ? cat("rank ", dist::rank(), ": ") : std::string();
   try {
     return cli.action();
+  } catch (const dist::PeerFailed& e) {
+    // Another rank failed and prints its own error: give it time to do so before this exit makes the
+    // launcher kill the job (mpirun stops every rank as soon as one exits with a failure status).
+    std::cerr << "spikesim: error: " << who << e.what() << "\n";
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    return 1;
   } catch (const std::bad_alloc&) {
     std::cerr << "spikesim: error: " << who << "out of memory\n";
     return 1;
