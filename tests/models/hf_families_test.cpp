@@ -13,13 +13,13 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 
 #include "models/error.hpp"
 #include "models/hf_llm.hpp"
 #include "sim/kernels/llm_ops.hpp"
 #include "sim/run/llm_run.hpp"
+#include "tests/llm_fixtures.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim {
@@ -32,10 +32,7 @@ using ::testing::HasSubstr;
 const fs::path golden_dir = fs::path(SPIKESIM_SOURCE_DIR) / "tests/golden/hf";
 
 json read_json(const fs::path& f) {
-  std::ifstream in(f, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return json::parse(s.str());
+  return json::parse(test::read_file(f));
 }
 
 // The case's checkpoint with `config_file` as its config.json (copied: links out of the directory are
