@@ -12,6 +12,7 @@
 #include "base/json.hpp"
 #include "base/text.hpp"
 #include "models/error.hpp"
+#include "models/gla_swa.hpp"
 
 namespace spikesim::models {
 
@@ -51,8 +52,8 @@ namespace {
 
 const std::set<std::string>& supported_architectures() {
   static const std::set<std::string> names = {
-      "LlamaForCausalLM",   "Qwen2ForCausalLM",    "Qwen3ForCausalLM",   "MistralForCausalLM",
-      "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM"};
+      "LlamaForCausalLM",   "Qwen2ForCausalLM",    "Qwen3ForCausalLM",    "MistralForCausalLM",
+      "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", gla_swa_architecture};
   return names;
 }
 
@@ -60,10 +61,10 @@ std::string architecture_of(const Config& j) {
   if (j.has("architectures") && j.at("architectures").is_array() && j.at("architectures").size() > 0)
     return j.at("architectures").at(0).string();
   static const std::map<std::string, std::string> by_type = {
-      {"llama", "LlamaForCausalLM"},       {"qwen2", "Qwen2ForCausalLM"},
-      {"qwen3", "Qwen3ForCausalLM"},       {"mistral", "MistralForCausalLM"},
-      {"mixtral", "MixtralForCausalLM"},   {"qwen2_moe", "Qwen2MoeForCausalLM"},
-      {"qwen3_moe", "Qwen3MoeForCausalLM"}};
+      {"llama", "LlamaForCausalLM"},        {"qwen2", "Qwen2ForCausalLM"},
+      {"qwen3", "Qwen3ForCausalLM"},        {"mistral", "MistralForCausalLM"},
+      {"mixtral", "MixtralForCausalLM"},    {"qwen2_moe", "Qwen2MoeForCausalLM"},
+      {"qwen3_moe", "Qwen3MoeForCausalLM"}, {"gla_swa", gla_swa_architecture}};
   const auto type = j.string_or("model_type", "");
   const auto it = by_type.find(type);
   return it != by_type.end() ? it->second : type;
@@ -244,6 +245,7 @@ LlmConfig read_hf_config(const std::filesystem::path& config_json, std::int64_t 
                  ", "),
             ")"));
   }
+  if (arch == gla_swa_architecture) return read_gla_swa_config(j, default_context);
   const bool qwen2 = arch == "Qwen2ForCausalLM" || arch == "Qwen2MoeForCausalLM";
   c.architecture = arch;
   // Sizes: whole numbers within the limits of validate(), so nothing is sized from an absurd value.
@@ -347,6 +349,8 @@ LlmModel load_hf_llm(const std::filesystem::path& model) {
   for (const auto& [name, what] : unsupported)
     names.push_back(name);
   check_layer_count(m.config, names, m.network.source);
+  if (m.config.names == TensorNames::gla_swa)
+    set_gla_gate_layout(m.config, m.network.tensors, m.network.source);
   for (const TensorSpec& spec : required_tensors(m.config)) {
     const auto it = unsupported.find(spec.name);
     if (it != unsupported.end()) throw ModelError(cat(it->second, "; spikesim reads F32, F16 and BF16"));
@@ -369,10 +373,11 @@ std::vector<std::int64_t> rope_half_permutation(std::int64_t heads, std::int64_t
 
 std::string hf_config_json(const LlmConfig& c, const std::string& dtype) {
   const bool qwen2 = c.architecture == "Qwen2ForCausalLM";
-  if (c.rope_scaling.type != RopeType::plain || c.qk_norm || !c.window.empty() || c.moe.experts > 0) {
+  if (c.rope_scaling.type != RopeType::plain || c.qk_norm || !c.window.empty() || c.moe.experts > 0 ||
+      !c.layer_kinds.empty()) {
     throw ModelError(
         cat("convert: ", c.architecture,
-            " with RoPE scaling, q/k norms, sliding windows or experts is already a Hugging Face "
+            " with RoPE scaling, q/k norms, sliding windows, experts or GLA layers is already a Hugging Face "
             "checkpoint; convert writes plain Llama / Qwen2 configs only"));
   }
   nlohmann::ordered_json j;

@@ -28,6 +28,10 @@ std::string_view name(RopeType type) {
   return "?";
 }
 
+std::string_view name(LayerKind kind) {
+  return kind == LayerKind::gla ? "gla" : "attention";
+}
+
 // transformers modeling_rope_utils.py (5.17): _compute_default_rope_parameters, _compute_linear_scaling_...,
 // _compute_llama3_parameters, _compute_yarn_parameters. Computed in double (transformers: float32).
 RopeFrequencies rope_frequencies(const RopeScaling& s, double theta, std::int64_t head_dim,
@@ -107,6 +111,12 @@ std::int64_t count_parameters(const LlmConfig& c, bool active) {
   const std::int64_t norms = 2 * c.dim + (c.qk_norm ? 2 * c.head_dim : 0);
   std::int64_t total = c.vocab_size * c.dim * (c.tied_classifier ? 1 : 2) + c.dim;
   for (std::int64_t l = 0; l < c.n_layers; ++l) {
+    std::int64_t gate = 0;  // GLA: gk_proj (low-rank pair or merged, with its bias) and g_norm
+    if (c.kind_of(l) == LayerKind::gla) {
+      const std::int64_t r = c.gla_rank();
+      gate = (r > 0 ? r * c.dim + c.kv_dim() * r : c.kv_dim() * c.dim) + c.kv_dim() + c.head_dim;
+    }
+    total += gate;
     std::int64_t mlp = mlp_weights(c.dim, c.hidden_dim);
     if (c.moe.sparse_layer(l)) {
       const MoeConfig& m = c.moe;
@@ -185,6 +195,10 @@ void validate(const LlmConfig& c, const std::string& file) {
       throw ModelError(cat(file, ": ", m.sparse.size(), " MoE layer flags for ", c.n_layers, " layers"));
     at_most(m.experts * m.expert_hidden, max_llm_width, "num_experts x expert intermediate size");
   }
+  if (!c.layer_kinds.empty() && c.layer_kinds.size() != static_cast<std::size_t>(c.n_layers))
+    throw ModelError(cat(file, ": ", c.layer_kinds.size(), " layer kinds for ", c.n_layers, " layers"));
+  if (!(c.gla_normaliser > 0.0) || !std::isfinite(c.gla_normaliser))
+    throw ModelError(cat(file, ": gate_logit_normalizer must be positive, found ", c.gla_normaliser));
   const RopeScaling& r = c.rope_scaling;
   if (r.type == RopeType::llama3 && r.original_context < 1)
     throw ModelError(cat(file, ": rope llama3 needs original_max_position_embeddings"));
@@ -224,6 +238,21 @@ std::string layer_tensor_name(std::int64_t layer, const std::string& role, const
   return cat("model.layers.", layer, ".", norm ? "" : (mlp ? "mlp." : "self_attn."), role, ".", kind);
 }
 
+std::string layer_tensor_name(const LlmConfig& c, std::int64_t layer, const std::string& role,
+                              const std::string& kind) {
+  if (c.names == TensorNames::hf) return layer_tensor_name(layer, role, kind);
+  // GLAswa (modeling_gla_swa.py:62-86, gla_attention.py:72-89): attn_norm, mlp_norm, attn.*, mlp.*.
+  const std::string p = cat("model.layers.", layer, ".");
+  if (role == "input_layernorm") return cat(p, "attn_norm.", kind);
+  if (role == "post_attention_layernorm") return cat(p, "mlp_norm.", kind);
+  if (role == "gate_proj" || role == "up_proj" || role == "down_proj") return cat(p, "mlp.", role, ".", kind);
+  return cat(p, "attn.", role, ".", kind);
+}
+
+std::string embed_tensor_name_of(const LlmConfig& c) {
+  return c.names == TensorNames::gla_swa ? gla_swa_embed_tensor_name : embed_tensor_name;
+}
+
 std::string moe_tensor_name(const LlmConfig& c, std::int64_t layer, std::int64_t expert, MoeRole role) {
   const bool mixtral = c.moe.names == MoeNames::mixtral;
   const std::string block = cat("model.layers.", layer, mixtral ? ".block_sparse_moe." : ".mlp.");
@@ -250,24 +279,39 @@ std::string moe_tensor_name(const LlmConfig& c, std::int64_t layer, std::int64_t
 
 std::vector<TensorSpec> required_tensors(const LlmConfig& c) {
   std::vector<TensorSpec> specs;
-  specs.push_back({embed_tensor_name, {c.vocab_size, c.dim}});
+  const auto name = [&](std::int64_t l, const std::string& role, const std::string& kind = "weight") {
+    return layer_tensor_name(c, l, role, kind);
+  };
+  specs.push_back({embed_tensor_name_of(c), {c.vocab_size, c.dim}});
   for (std::int64_t l = 0; l < c.n_layers; ++l) {
-    specs.push_back({layer_tensor_name(l, "input_layernorm"), {c.dim}});
-    specs.push_back({layer_tensor_name(l, "q_proj"), {c.q_dim(), c.dim}});
-    specs.push_back({layer_tensor_name(l, "k_proj"), {c.kv_dim(), c.dim}});
-    specs.push_back({layer_tensor_name(l, "v_proj"), {c.kv_dim(), c.dim}});
+    specs.push_back({name(l, "input_layernorm"), {c.dim}});
+    specs.push_back({name(l, "q_proj"), {c.q_dim(), c.dim}});
+    specs.push_back({name(l, "k_proj"), {c.kv_dim(), c.dim}});
+    specs.push_back({name(l, "v_proj"), {c.kv_dim(), c.dim}});
     if (c.qkv_bias) {
-      specs.push_back({layer_tensor_name(l, "q_proj", "bias"), {c.q_dim()}});
-      specs.push_back({layer_tensor_name(l, "k_proj", "bias"), {c.kv_dim()}});
-      specs.push_back({layer_tensor_name(l, "v_proj", "bias"), {c.kv_dim()}});
+      specs.push_back({name(l, "q_proj", "bias"), {c.q_dim()}});
+      specs.push_back({name(l, "k_proj", "bias"), {c.kv_dim()}});
+      specs.push_back({name(l, "v_proj", "bias"), {c.kv_dim()}});
     }
     if (c.qk_norm) {
-      specs.push_back({layer_tensor_name(l, "q_norm"), {c.head_dim}});
-      specs.push_back({layer_tensor_name(l, "k_norm"), {c.head_dim}});
+      specs.push_back({name(l, "q_norm"), {c.head_dim}});
+      specs.push_back({name(l, "k_norm"), {c.head_dim}});
     }
-    specs.push_back({layer_tensor_name(l, "o_proj"), {c.dim, c.q_dim()}});
-    if (c.o_bias) specs.push_back({layer_tensor_name(l, "o_proj", "bias"), {c.dim}});
-    specs.push_back({layer_tensor_name(l, "post_attention_layernorm"), {c.dim}});
+    if (c.kind_of(l) == LayerKind::gla) {
+      const std::int64_t r = c.gla_rank();
+      if (r > 0) {
+        specs.push_back({name(l, "gk_proj.0"), {r, c.dim}});
+        specs.push_back({name(l, "gk_proj.1"), {c.kv_dim(), r}});
+        specs.push_back({name(l, "gk_proj.1", "bias"), {c.kv_dim()}});
+      } else {
+        specs.push_back({name(l, "gk_proj"), {c.kv_dim(), c.dim}});
+        specs.push_back({name(l, "gk_proj", "bias"), {c.kv_dim()}});
+      }
+      specs.push_back({name(l, "g_norm"), {c.head_dim}});
+    }
+    specs.push_back({name(l, "o_proj"), {c.dim, c.q_dim()}});
+    if (c.o_bias) specs.push_back({name(l, "o_proj", "bias"), {c.dim}});
+    specs.push_back({name(l, "post_attention_layernorm"), {c.dim}});
     if (c.moe.sparse_layer(l)) {
       const MoeConfig& m = c.moe;
       specs.push_back({moe_tensor_name(c, l, 0, MoeRole::router), {m.experts, c.dim}});
@@ -284,13 +328,13 @@ std::vector<TensorSpec> required_tensors(const LlmConfig& c) {
       }
       continue;
     }
-    specs.push_back({layer_tensor_name(l, "gate_proj"), {c.hidden_dim, c.dim}});
-    specs.push_back({layer_tensor_name(l, "up_proj"), {c.hidden_dim, c.dim}});
-    specs.push_back({layer_tensor_name(l, "down_proj"), {c.dim, c.hidden_dim}});
+    specs.push_back({name(l, "gate_proj"), {c.hidden_dim, c.dim}});
+    specs.push_back({name(l, "up_proj"), {c.hidden_dim, c.dim}});
+    specs.push_back({name(l, "down_proj"), {c.dim, c.hidden_dim}});
     if (c.mlp_bias) {
-      specs.push_back({layer_tensor_name(l, "gate_proj", "bias"), {c.hidden_dim}});
-      specs.push_back({layer_tensor_name(l, "up_proj", "bias"), {c.hidden_dim}});
-      specs.push_back({layer_tensor_name(l, "down_proj", "bias"), {c.dim}});
+      specs.push_back({name(l, "gate_proj", "bias"), {c.hidden_dim}});
+      specs.push_back({name(l, "up_proj", "bias"), {c.hidden_dim}});
+      specs.push_back({name(l, "down_proj", "bias"), {c.dim}});
     }
   }
   specs.push_back({final_norm_tensor_name, {c.dim}});
@@ -302,7 +346,7 @@ namespace {
 
 class GraphBuilder {
  public:
-  explicit GraphBuilder(LlmModel& m) : m_(m) {}
+  explicit GraphBuilder(LlmModel& m) : m_(m), c_(m.config) {}
 
   Vertex op(OpKind kind, const std::string& name, std::map<std::string, std::string> tensors,
             std::vector<Vertex> inputs) {
@@ -322,8 +366,8 @@ class GraphBuilder {
   // (projections reading one tensor are fused into one site by the lowering).
   Vertex linear(std::int64_t l, const std::string& role, bool has_bias, Vertex input,
                 const std::string& site) {
-    std::map<std::string, std::string> t{{"weight", layer_tensor_name(l, role)}};
-    if (has_bias) t["bias"] = layer_tensor_name(l, role, "bias");
+    std::map<std::string, std::string> t{{"weight", layer_tensor_name(c_, l, role)}};
+    if (has_bias) t["bias"] = layer_tensor_name(c_, l, role, "bias");
     const Vertex v = op(OpKind::linear, cat("layers.", l, ".", role), t, {input});
     at(v).strings["site"] = cat("layers.", l, ".", site);
     return v;
@@ -331,6 +375,7 @@ class GraphBuilder {
 
  private:
   LlmModel& m_;
+  const LlmConfig& c_;
   int order_ = 0;
 };
 
@@ -358,53 +403,84 @@ void build_llm_graph(LlmModel& model) {
   const Vertex tokens = g.op(OpKind::input, "tokens", {}, {});
   g.at(tokens).strings["input"] = "token_ids";
   g.at(tokens).ints = {{"vocab", c.vocab_size}, {"context", c.seq_len}};
-  Vertex x = g.op(OpKind::embedding, "embed", {{"weight", embed_tensor_name}}, {tokens});
+  Vertex x = g.op(OpKind::embedding, "embed", {{"weight", embed_tensor_name_of(c)}}, {tokens});
   auto norm = [&](const std::string& name, const std::string& weight, Vertex in) {
     const Vertex v = g.op(OpKind::rmsnorm, name, {{"weight", weight}}, {in});
     g.at(v).floats["epsilon"] = c.norm_eps;
     return v;
   };
   const RopeFrequencies freqs = rope_frequencies(c.rope_scaling, c.rope_theta, c.head_dim, c.seq_len);
+  // SpikingBrain's GLA mixer (gla_attention.py:130-171): q, k through ReLU, the low-rank gate projection
+  // (its second half reads the first's r outputs: site gate_in), the recurrence, per-head g_norm.
+  auto gla = [&](std::int64_t l, const std::string& p, Vertex in) {
+    const Vertex q = g.linear(l, "q_proj", c.qkv_bias, in, "attn_in");
+    const Vertex k = g.linear(l, "k_proj", c.qkv_bias, in, "attn_in");
+    const Vertex v = g.linear(l, "v_proj", c.qkv_bias, in, "attn_in");
+    Vertex gk = 0;
+    if (c.gla_rank() > 0) {
+      const Vertex low = g.linear(l, "gk_proj.0", false, in, "attn_in");
+      gk = g.linear(l, "gk_proj.1", true, low, "gate_in");
+    } else {
+      gk = g.linear(l, "gk_proj", true, in, "attn_in");
+    }
+    const Vertex qr = g.op(OpKind::relu, p + "q_relu", {}, {q});
+    const Vertex kr = g.op(OpKind::relu, p + "k_relu", {}, {k});
+    const Vertex mix = g.op(OpKind::gla, p + "gla", {}, {qr, kr, v, gk});
+    g.at(mix).ints = {{"heads", c.n_heads}, {"kv_heads", c.n_kv_heads}, {"head_dim", c.head_dim}};
+    g.at(mix).floats["normaliser"] = c.gla_normaliser;
+    const Vertex gn = norm(p + "g_norm", layer_tensor_name(c, l, "g_norm"), mix);
+    g.at(gn).ints["heads"] = c.n_heads;
+    return gn;
+  };
   for (std::int64_t l = 0; l < c.n_layers; ++l) {
     const std::string p = cat("layers.", l, ".");
-    const Vertex attn_norm = norm(p + "attn_norm", layer_tensor_name(l, "input_layernorm"), x);
-    Vertex q = g.linear(l, "q_proj", c.qkv_bias, attn_norm, "attn_in");
-    Vertex k = g.linear(l, "k_proj", c.qkv_bias, attn_norm, "attn_in");
-    const Vertex v = g.linear(l, "v_proj", c.qkv_bias, attn_norm, "attn_in");
-    if (c.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim, one weight shared by the heads
-      q = norm(p + "q_norm", layer_tensor_name(l, "q_norm"), q);
-      g.at(q).ints["heads"] = c.n_heads;
-      k = norm(p + "k_norm", layer_tensor_name(l, "k_norm"), k);
-      g.at(k).ints["heads"] = c.n_kv_heads;
+    const Vertex attn_norm = norm(p + "attn_norm", layer_tensor_name(c, l, "input_layernorm"), x);
+    Vertex mixed = 0;
+    if (c.kind_of(l) == LayerKind::gla) {
+      mixed = gla(l, p, attn_norm);
+    } else {
+      Vertex q = g.linear(l, "q_proj", c.qkv_bias, attn_norm, "attn_in");
+      Vertex k = g.linear(l, "k_proj", c.qkv_bias, attn_norm, "attn_in");
+      const Vertex v = g.linear(l, "v_proj", c.qkv_bias, attn_norm, "attn_in");
+      if (c.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim, one weight shared by the heads
+        q = norm(p + "q_norm", layer_tensor_name(c, l, "q_norm"), q);
+        g.at(q).ints["heads"] = c.n_heads;
+        k = norm(p + "k_norm", layer_tensor_name(c, l, "k_norm"), k);
+        g.at(k).ints["heads"] = c.n_kv_heads;
+      }
+      // One rope op rotates the query and the key heads (outputs 0 and 1).
+      const Vertex rope = g.op(OpKind::rope, p + "rope", {}, {q, k});
+      g.at(rope).ints = {{"heads", c.n_heads},
+                         {"kv_heads", c.n_kv_heads},
+                         {"head_dim", c.head_dim},
+                         {"context", c.seq_len},
+                         {"interleaved", c.rope == RopeStyle::interleaved ? 1 : 0}};
+      g.at(rope).floats["theta"] = c.rope_theta;
+      g.at(rope).strings["rope_type"] = name(c.rope_scaling.type);
+      if (c.rope_scaling.type == RopeType::dynamic) {
+        g.at(rope).floats["dynamic_factor"] = c.rope_scaling.factor;
+        g.at(rope).ints["dynamic_context"] = c.rope_scaling.original_context;
+      } else if (c.rope_scaling.type != RopeType::plain) {
+        g.at(rope).float_lists["inv_freq"] = freqs.inv_freq;
+        g.at(rope).floats["attention_scaling"] = freqs.attention_scaling;
+      }
+      const Vertex attn = g.op(OpKind::attention, p + "attention", {}, {});
+      g.at(attn).ints = {{"heads", c.n_heads},
+                         {"kv_heads", c.n_kv_heads},
+                         {"head_dim", c.head_dim},
+                         {"context", c.seq_len},
+                         {"window", c.window_of(l)}};
+      if (c.attention_query_site) g.at(attn).strings["site"] = p + "attn_query";
+      if (c.kv_int8) g.at(attn).ints["kv_int8"] = 1;
+      model.network.connect(rope, attn, 0, 0);
+      model.network.connect(rope, attn, 1, 1);
+      model.network.connect(v, attn, 2);
+      mixed = attn;
     }
-    // One rope op rotates the query and the key heads (outputs 0 and 1).
-    const Vertex rope = g.op(OpKind::rope, p + "rope", {}, {q, k});
-    g.at(rope).ints = {{"heads", c.n_heads},
-                       {"kv_heads", c.n_kv_heads},
-                       {"head_dim", c.head_dim},
-                       {"context", c.seq_len},
-                       {"interleaved", c.rope == RopeStyle::interleaved ? 1 : 0}};
-    g.at(rope).floats["theta"] = c.rope_theta;
-    g.at(rope).strings["rope_type"] = name(c.rope_scaling.type);
-    if (c.rope_scaling.type == RopeType::dynamic) {
-      g.at(rope).floats["dynamic_factor"] = c.rope_scaling.factor;
-      g.at(rope).ints["dynamic_context"] = c.rope_scaling.original_context;
-    } else if (c.rope_scaling.type != RopeType::plain) {
-      g.at(rope).float_lists["inv_freq"] = freqs.inv_freq;
-      g.at(rope).floats["attention_scaling"] = freqs.attention_scaling;
-    }
-    const Vertex attn = g.op(OpKind::attention, p + "attention", {}, {});
-    g.at(attn).ints = {{"heads", c.n_heads},
-                       {"kv_heads", c.n_kv_heads},
-                       {"head_dim", c.head_dim},
-                       {"context", c.seq_len},
-                       {"window", c.window_of(l)}};
-    model.network.connect(rope, attn, 0, 0);
-    model.network.connect(rope, attn, 1, 1);
-    model.network.connect(v, attn, 2);
-    const Vertex o = g.linear(l, "o_proj", c.o_bias, attn, "attn_out");
+    const Vertex o = g.linear(l, "o_proj", c.o_bias, mixed, "attn_out");
     const Vertex attn_res = g.op(OpKind::add, p + "attn_residual", {}, {x, o});
-    const Vertex mlp_norm = norm(p + "mlp_norm", layer_tensor_name(l, "post_attention_layernorm"), attn_res);
+    const Vertex mlp_norm =
+        norm(p + "mlp_norm", layer_tensor_name(c, l, "post_attention_layernorm"), attn_res);
     Vertex mlp_out = 0;
     if (c.moe.sparse_layer(l)) {
       const MoeConfig& m = c.moe;
@@ -441,7 +517,7 @@ void build_llm_graph(LlmModel& model) {
   const Vertex final_norm = norm("final_norm", final_norm_tensor_name, x);
   const Vertex head =
       g.op(OpKind::linear, "lm_head",
-           {{"weight", c.tied_classifier ? embed_tensor_name : lm_head_tensor_name}}, {final_norm});
+           {{"weight", c.tied_classifier ? embed_tensor_name_of(c) : lm_head_tensor_name}}, {final_norm});
   g.at(head).strings["site"] = "lm_head";
   g.op(OpKind::output, "logits", {}, {head});
 }

@@ -75,6 +75,16 @@ struct MoeConfig {
   }
 };
 
+// What a decoder layer mixes tokens with: softmax attention (with its window, if any) or SpikingBrain's
+// gated linear attention (GLA: models/gla_swa.hpp; ReLU q/k, gate logsigmoid(gk) / normaliser, one D x D
+// state per key/value head, per-head g_norm).
+enum class LayerKind { attention, gla };
+std::string_view name(LayerKind kind);
+
+// Tensor naming of the checkpoint: Hugging Face Llama-style (model.embed_tokens, self_attn.*,
+// input_layernorm, ...) or SpikingBrain's GLAswaForCausalLM (model.embeddings, attn.*, attn_norm, mlp_norm).
+enum class TensorNames { hf, gla_swa };
+
 struct LlmConfig {
   std::string architecture;     // "llama2.c", "LlamaForCausalLM", "Qwen2ForCausalLM", ... (hf_llm.hpp)
   std::int64_t dim = 0;         // hidden size (residual stream width)
@@ -98,11 +108,26 @@ struct LlmConfig {
   // included), as transformers masks them; 0: full causal. Empty: every layer full.
   std::vector<std::int64_t> window;
   MoeConfig moe;
+  // GLAswa (SpikingBrain-7B): per-layer kinds (empty: every layer attention), the GLA gate's low-rank width
+  // (gk_proj.0 [r][dim], gk_proj.1 [kv][r]; 0: one merged gk_proj [kv][dim] as in W8ASpike; -1: not stated,
+  // the release's 16 unless the tensors say otherwise) and logit
+  // normaliser; the SWA layers' query after RoPE is its own coded site (layers.L.attn_query) and their K / V
+  // are INT8 fake-quantised per token and head in the spiking run, as the release's W8ASpike does.
+  std::vector<LayerKind> layer_kinds;
+  std::int64_t gla_low_rank = 0;
+  double gla_normaliser = 16.0;
+  bool attention_query_site = false;
+  bool kv_int8 = false;
+  TensorNames names = TensorNames::hf;
   std::int32_t bos_id = 1;
   std::int32_t eos_id = 2;
 
   [[nodiscard]] std::int64_t q_dim() const { return n_heads * head_dim; }
   [[nodiscard]] std::int64_t kv_dim() const { return n_kv_heads * head_dim; }
+  [[nodiscard]] std::int64_t gla_rank() const { return gla_low_rank < 0 ? 16 : gla_low_rank; }
+  [[nodiscard]] LayerKind kind_of(std::int64_t layer) const {
+    return layer_kinds.empty() ? LayerKind::attention : layer_kinds[static_cast<std::size_t>(layer)];
+  }
   [[nodiscard]] std::int64_t window_of(std::int64_t layer) const {
     return window.empty() ? 0 : window[static_cast<std::size_t>(layer)];
   }
@@ -147,7 +172,14 @@ std::string layer_tensor_name(std::int64_t layer, const std::string& role,
 // / down_proj, shared_expert.*, shared_expert_gate}.
 enum class MoeRole { router, gate, up, down, shared_gate, shared_up, shared_down, shared_router };
 std::string moe_tensor_name(const LlmConfig& config, std::int64_t layer, std::int64_t expert, MoeRole role);
+// The same in the checkpoint's naming (config.names): GLAswa maps input_layernorm / post_attention_layernorm
+// to attn_norm / mlp_norm and self_attn.* to attn.*, and has the GLA roles "gk_proj.0", "gk_proj.1",
+// "gk_proj" (merged) and "g_norm".
+std::string layer_tensor_name(const LlmConfig& config, std::int64_t layer, const std::string& role,
+                              const std::string& kind = "weight");
+std::string embed_tensor_name_of(const LlmConfig& config);
 inline constexpr const char* embed_tensor_name = "model.embed_tokens.weight";
+inline constexpr const char* gla_swa_embed_tensor_name = "model.embeddings.weight";
 inline constexpr const char* final_norm_tensor_name = "model.norm.weight";
 inline constexpr const char* lm_head_tensor_name = "lm_head.weight";
 

@@ -107,6 +107,8 @@ std::string_view name(OpKind kind) {
       return "silu_mul";
     case OpKind::moe:
       return "moe";
+    case OpKind::gla:
+      return "gla";
     case OpKind::constant:
       return "constant";
     case OpKind::output:

@@ -43,6 +43,7 @@ enum class OpKind {
   attention,  // causal grouped-query attention over a KV cache
   silu_mul,   // SwiGLU gating: silu(gate) * up
   moe,        // mixture of SwiGLU experts: x, router logits -> sum of the top-k experts' outputs (llm.hpp)
+  gla,        // SpikingBrain's gated linear attention: q, k, v, gk -> o per head (llm.hpp, recurrent state)
   // General networks (ONNX, Keras). Inputs arrive on edges by slot; attributes are normalised by the loader
   // so that one meaning holds whatever the file format or opset (see models/onnx.hpp for each op).
   constant,             // tensors["value"]

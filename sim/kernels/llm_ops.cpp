@@ -141,13 +141,14 @@ void rope(std::span<float> x, std::int64_t heads, std::int64_t head_dim, bool in
 
 void causal_attention(std::span<const float> q, std::span<const float> key, std::span<const float> value,
                       std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim, std::int64_t pos0,
-                      std::span<float> out, std::int64_t window) {
+                      std::span<float> out, std::int64_t window, std::int64_t key_base) {
   const auto hd = static_cast<std::size_t>(head_dim);
   const std::size_t q_dim = static_cast<std::size_t>(heads) * hd;
   const std::size_t kv_dim = static_cast<std::size_t>(kv_heads) * hd;
   const auto n = static_cast<std::int64_t>(q.size() / q_dim);
   const auto group = static_cast<std::size_t>(heads / kv_heads);
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  const auto base = static_cast<std::size_t>(key_base);
   const std::int64_t pairs = n * heads;
   // Threads only pay off for long contexts; a parallel region per decoded token costs more than it saves.
   const bool threaded = pairs * (pos0 + n) * head_dim > (std::int64_t{1} << 16);
@@ -162,7 +163,7 @@ void causal_attention(std::span<const float> q, std::span<const float> key, std:
     std::vector<double> score(ctx - first);
     double max_score = -INFINITY;
     for (std::size_t t = 0; t < score.size(); ++t) {
-      const float* k = key.data() + (first + t) * kv_dim + kv_off;
+      const float* k = key.data() + (first + t - base) * kv_dim + kv_off;
       double s = 0.0;
       for (std::size_t d = 0; d < hd; ++d)
         s += static_cast<double>(qh[d]) * static_cast<double>(k[d]);
@@ -176,7 +177,7 @@ void causal_attention(std::span<const float> q, std::span<const float> key, std:
     }
     std::vector<double> o(hd, 0.0);
     for (std::size_t t = 0; t < score.size(); ++t) {
-      const float* v = value.data() + (first + t) * kv_dim + kv_off;
+      const float* v = value.data() + (first + t - base) * kv_dim + kv_off;
       const double p = score[t] / sum;
       for (std::size_t d = 0; d < hd; ++d)
         o[d] += p * static_cast<double>(v[d]);
@@ -184,6 +185,67 @@ void causal_attention(std::span<const float> q, std::span<const float> key, std:
     float* dst = out.data() + i * q_dim + h * hd;
     for (std::size_t d = 0; d < hd; ++d)
       dst[d] = static_cast<float>(o[d]);
+  }
+}
+
+void gated_linear_attention(std::span<const float> q, std::span<const float> k, std::span<const float> v,
+                            std::span<const float> gk, std::int64_t heads, std::int64_t kv_heads,
+                            std::int64_t head_dim, double normaliser, std::span<float> state,
+                            std::span<float> out) {
+  const auto d = static_cast<std::size_t>(head_dim);
+  const std::size_t q_dim = static_cast<std::size_t>(heads) * d;
+  const std::size_t kv_dim = static_cast<std::size_t>(kv_heads) * d;
+  const std::size_t rows = q.size() / q_dim;
+  const auto group = static_cast<std::size_t>(heads / kv_heads);
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  std::vector<float> decay(d);
+  for (std::size_t t = 0; t < rows; ++t) {
+    for (std::size_t j = 0; j < static_cast<std::size_t>(kv_heads); ++j) {
+      const float* kt = k.data() + t * kv_dim + j * d;
+      const float* vt = v.data() + t * kv_dim + j * d;
+      const float* gt = gk.data() + t * kv_dim + j * d;
+      for (std::size_t i = 0; i < d; ++i) {
+        const double x = gt[i];
+        const double log_sigmoid =
+            std::min(x, 0.0) - std::log1p(std::exp(-std::abs(x)));  // gla_attention.py:145
+        decay[i] = static_cast<float>(std::exp(log_sigmoid / normaliser));
+      }
+      float* s = state.data() + j * d * d;  // [key i][value e]
+      for (std::size_t i = 0; i < d; ++i) {
+        float* row = s + i * d;
+        const float ki = kt[i];
+        const float di = decay[i];
+        for (std::size_t e = 0; e < d; ++e)
+          row[e] = di * row[e] + ki * vt[e];  // naive.py:34-36
+      }
+    }
+    for (std::size_t h = 0; h < static_cast<std::size_t>(heads); ++h) {
+      const float* qh = q.data() + t * q_dim + h * d;
+      const float* s = state.data() + (h / group) * d * d;
+      float* o = out.data() + t * q_dim + h * d;
+      std::fill(o, o + d, 0.0F);
+      for (std::size_t i = 0; i < d; ++i) {
+        const float qi = qh[i] * scale;  // naive.py:31, :37
+        if (qi == 0.0F) continue;        // ReLU zeros (exactly the same sum)
+        const float* row = s + i * d;
+        for (std::size_t e = 0; e < d; ++e)
+          o[e] += qi * row[e];
+      }
+    }
+  }
+}
+
+void int8_fake_quant(std::span<float> x, std::int64_t group) {
+  const auto g = static_cast<std::size_t>(group);
+  for (std::size_t at = 0; at + g <= x.size(); at += g) {
+    float max_abs = 0.0F;
+    for (std::size_t i = 0; i < g; ++i)
+      max_abs = std::max(max_abs, std::abs(x[at + i]));
+    const float scale = std::clamp(max_abs / 127.0F, 1e-5F, 1e4F);
+    for (std::size_t i = 0; i < g; ++i) {
+      const float q = std::clamp(std::nearbyint(x[at + i] / scale), -128.0F, 127.0F);
+      x[at + i] = q * scale;
+    }
   }
 }
 

@@ -42,10 +42,27 @@ void rope(std::span<float> x, std::int64_t heads, std::int64_t head_dim, bool in
 // holding positions 0 .. pos0 + rows - 1: q [rows][heads * head_dim], key/value [context][kv_heads *
 // head_dim], out [rows][heads * head_dim]. Query head h reads KV head h / (heads / kv_heads). window > 0:
 // query i attends keys i - window < j <= i only (transformers' sliding window: `window` keys, itself
-// included).
+// included). key_base: the first position the cache holds (a sliding-window cache drops older keys).
 void causal_attention(std::span<const float> q, std::span<const float> key, std::span<const float> value,
                       std::int64_t heads, std::int64_t kv_heads, std::int64_t head_dim, std::int64_t pos0,
-                      std::span<float> out, std::int64_t window = 0);
+                      std::span<float> out, std::int64_t window = 0, std::int64_t key_base = 0);
+
+// SpikingBrain-7B's gated linear attention (GLA), token by token, for rows q [rows][heads * head_dim] (after
+// the ReLU feature map), k, v, gk [rows][kv_heads * head_dim] (k after ReLU, gk the raw gate projection):
+//   g = logsigmoid(gk) / normaliser,  S_t = diag(exp g_t) S_{t-1} + k_t^T v_t,  o_t = head_dim^-0.5 q_t S_t
+// per key/value head (query head h reads KV head h / (heads / kv_heads), as repeat_kv), S [kv_heads]
+// [head_dim (key)][head_dim (value)] carried in `state` (float, as fla keeps it) across calls.
+// Sources: BICLab/SpikingBrain-7B hf_7B_model/gla_attention.py:130-171, fla v0.1.0 fla/ops/gla/naive.py:12-41
+// (data/configs/SPIKINGBRAIN.md §4).
+void gated_linear_attention(std::span<const float> q, std::span<const float> k, std::span<const float> v,
+                            std::span<const float> gk, std::int64_t heads, std::int64_t kv_heads,
+                            std::int64_t head_dim, double normaliser, std::span<float> state,
+                            std::span<float> out);
+
+// INT8 symmetric absmax fake quantisation of each `group` consecutive values of x in place (SpikingBrain's
+// quantize_sym, W8ASpike/window_attention.py:227-237: per token and head): scale = clamp(max|x| / 127,
+// 1e-5, 1e4), x = clamp(round(x / scale), -128, 127) * scale (round half to even, as torch.round).
+void int8_fake_quant(std::span<float> x, std::int64_t group);
 
 // Keys query position `pos` attends: pos + 1, or at most `window` (> 0).
 inline std::int64_t attended_keys(std::int64_t pos, std::int64_t window) {

@@ -296,6 +296,8 @@ class Lowering {
         return lower_silu_mul(v, op);
       case OpKind::moe:
         return lower_moe(v, op);
+      case OpKind::gla:
+        return lower_gla(v, op);
       case OpKind::output:
         break;
     }
@@ -1152,9 +1154,44 @@ class Lowering {
     if (width_of(qi) != q_dim || width_of(ki) != kv_dim || width_of(vi) != kv_dim)
       fail(op, cat("q / k / v have ", width_of(qi), " / ", width_of(ki), " / ", width_of(vi),
                    " features, expected ", q_dim, " / ", kv_dim, " / ", kv_dim));
+    a.kv_int8 = op.ints.contains("kv_int8") && op.ints.at("kv_int8") != 0;
     Step s = make_step(a, op, {qi, ki, vi});
+    if (op.strings.contains("site")) {  // SpikingBrain's SWA: the query is a coded site (execute.cpp)
+      s.site = op.strings.at("site");
+      s.name = s.site;
+      s.members = {op.name};
+    }
     s.in_per_row = q_dim + 2 * kv_dim;
     s.out_per_row = q_dim;
+    return emit(std::move(s), {1, q_dim});
+  }
+
+  // Gated linear attention: q, k (after their ReLU), v, gk -> [rows][heads x head_dim]. Per token: the state
+  // update (decay and k^T v, kv_heads x head_dim^2 each) and the readout (heads x head_dim^2) are dense MACs
+  // / element-wise ops; the gate (log-sigmoid, divide, exp) and the query scale are element-wise.
+  int lower_gla(models::Vertex v, const models::Op& op) {
+    const int qi = need(v, op, 0, "q");
+    const int ki = need(v, op, 1, "k");
+    const int vi = need(v, op, 2, "v");
+    const int gi = need(v, op, 3, "gk");
+    GlaStep g{int_attr(op, "heads"), int_attr(op, "kv_heads"), int_attr(op, "head_dim"),
+              op.floats.contains("normaliser") ? op.floats.at("normaliser") : 16.0};
+    if (g.heads < 1 || g.kv_heads < 1 || g.heads % g.kv_heads != 0)
+      fail(op, cat(g.heads, " query heads are not a multiple of ", g.kv_heads, " key/value heads"));
+    if (g.head_dim < 1) fail(op, cat("head_dim ", g.head_dim, " must be positive"));
+    if (!(g.normaliser > 0.0) || !std::isfinite(g.normaliser))
+      fail(op, cat("gate normaliser ", g.normaliser, " must be positive"));
+    const std::int64_t q_dim = g.heads * g.head_dim;
+    const std::int64_t kv_dim = g.kv_heads * g.head_dim;
+    if (width_of(qi) != q_dim || width_of(ki) != kv_dim || width_of(vi) != kv_dim || width_of(gi) != kv_dim)
+      fail(op, cat("q / k / v / gk have ", width_of(qi), " / ", width_of(ki), " / ", width_of(vi), " / ",
+                   width_of(gi), " features, expected ", q_dim, " / ", kv_dim, " / ", kv_dim, " / ", kv_dim));
+    const std::int64_t state = g.state_floats();
+    Step s = make_step(g, op, {qi, ki, vi, gi});
+    s.in_per_row = q_dim + 3 * kv_dim;
+    s.out_per_row = q_dim;
+    s.macs_per_row = state + g.heads * g.head_dim * g.head_dim;  // k^T v accumulate + q S readout
+    s.elementwise_per_row = state + 3 * kv_dim + q_dim;          // decay, gate, query scale
     return emit(std::move(s), {1, q_dim});
   }
 

@@ -56,6 +56,8 @@ std::string_view name(StepKind kind) {
       return "silu_mul";
     case StepKind::moe:
       return "moe";
+    case StepKind::gla:
+      return "gla";
   }
   return "?";
 }
@@ -180,15 +182,37 @@ void run_step_dense(const Step& s, const std::vector<std::span<const float>>& in
     }
     case StepKind::attention: {
       const AttentionStep& a = s.as<AttentionStep>();
-      // Append this call's keys and values to the cache, then attend over positions 0 .. pos0 + rows - 1.
+      // Append this call's keys and values to the cache, then attend over the positions each row sees. A
+      // sliding-window cache drops the keys no later query reaches once it holds more than 2 x window.
       const auto kv = static_cast<std::size_t>(a.kv_heads * a.head_dim);
-      const auto at = static_cast<std::size_t>(run.pos0) * kv;
+      std::int64_t first = run.pos0 == 0 || run.cache_first == nullptr ? 0 : *run.cache_first;
+      const std::int64_t keep_from = run.pos0 - a.window + 1;  // the call's first query's oldest key
+      if (a.window > 0 && keep_from - first > a.window) {
+        const auto drop = static_cast<std::ptrdiff_t>(static_cast<std::size_t>(keep_from - first) * kv);
+        run.cache_key->erase(run.cache_key->begin(), run.cache_key->begin() + drop);
+        run.cache_value->erase(run.cache_value->begin(), run.cache_value->begin() + drop);
+        first = keep_from;
+      }
+      if (run.cache_first != nullptr) *run.cache_first = first;
+      const auto at = static_cast<std::size_t>(run.pos0 - first) * kv;
       run.cache_key->resize(at + ins[1].size());
       run.cache_value->resize(at + ins[2].size());
       std::copy(ins[1].begin(), ins[1].end(), run.cache_key->begin() + static_cast<std::ptrdiff_t>(at));
       std::copy(ins[2].begin(), ins[2].end(), run.cache_value->begin() + static_cast<std::ptrdiff_t>(at));
+      if (run.int8_kv) {
+        ops::int8_fake_quant(std::span<float>(*run.cache_key).subspan(at), a.head_dim);
+        ops::int8_fake_quant(std::span<float>(*run.cache_value).subspan(at), a.head_dim);
+      }
       ops::causal_attention(ins[0], *run.cache_key, *run.cache_value, a.heads, a.kv_heads, a.head_dim,
-                            run.pos0, out, a.window);
+                            run.pos0, out, a.window, first);
+      return;
+    }
+    case StepKind::gla: {
+      const GlaStep& g = s.as<GlaStep>();
+      const auto n = static_cast<std::size_t>(g.state_floats());
+      if (run.pos0 == 0 || run.cache_key->size() != n) run.cache_key->assign(n, 0.0F);  // S_0 = 0
+      ops::gated_linear_attention(ins[0], ins[1], ins[2], ins[3], g.heads, g.kv_heads, g.head_dim,
+                                  g.normaliser, *run.cache_key, out);
       return;
     }
     case StepKind::silu_mul:

@@ -120,6 +120,18 @@ struct RopeStep {                   // inputs q [, k]; outputs rotated q [, k]
 struct AttentionStep {  // inputs q, k, v; the KV cache is the step's run state
   std::int64_t heads = 0, kv_heads = 0, head_dim = 0, context = 0;
   std::int64_t window = 0;  // sliding window: query i attends keys i - window < j <= i; 0: all j <= i
+                            // (the cache then keeps at most 2 x window positions)
+  // Spiking run (step.coded, SpikingBrain's SWA): the query is coded per token and head (site
+  // layers.L.attn_query) and its events reach the attended keys; keys and values INT8 fake-quantised per
+  // token and head (kv_int8) before they enter the cache.
+  bool kv_int8 = false;
+};
+// SpikingBrain's gated linear attention (ops::gated_linear_attention): inputs q, k (after ReLU), v, gk; the
+// recurrent state [kv_heads][head_dim][head_dim] is the step's run state.
+struct GlaStep {
+  std::int64_t heads = 0, kv_heads = 0, head_dim = 0;
+  double normaliser = 16.0;
+  [[nodiscard]] std::int64_t state_floats() const { return kv_heads * head_dim * head_dim; }
 };
 struct SiluMulStep {};
 // Mixture of SwiGLU experts (Mixtral, Qwen-MoE): inputs x [rows][dim] and the router's logits
@@ -137,9 +149,10 @@ struct MoeStep {
   std::shared_ptr<LinearWeights> shared_down;           // [dim][shared_hidden]
 };
 
-using StepParams = std::variant<LinearStep, ConvStep, MatmulStep, BinaryStep, UnaryStep, PoolStep,
-                                GlobalPoolStep, BatchNormStep, TransposeStep, ConcatStep, SoftmaxStep,
-                                EmbeddingStep, RmsNormStep, RopeStep, AttentionStep, SiluMulStep, MoeStep>;
+using StepParams =
+    std::variant<LinearStep, ConvStep, MatmulStep, BinaryStep, UnaryStep, PoolStep, GlobalPoolStep,
+                 BatchNormStep, TransposeStep, ConcatStep, SoftmaxStep, EmbeddingStep, RmsNormStep, RopeStep,
+                 AttentionStep, SiluMulStep, MoeStep, GlaStep>;
 enum class StepKind {
   linear,
   conv,
@@ -158,6 +171,7 @@ enum class StepKind {
   attention,
   silu_mul,
   moe,
+  gla,
 };
 std::string_view name(StepKind kind);
 
@@ -225,9 +239,12 @@ struct StepRun {
   std::int64_t rows = 0;
   std::int64_t pos0 = 0;
   std::span<const std::int32_t> tokens;     // embedding steps
-  std::vector<float>* cache_key = nullptr;  // attention: [context][kv], grown as positions are added
+  std::vector<float>* cache_key = nullptr;  // attention: [positions][kv] from *cache_first on, grown as
+                                            // positions are added; gla: the recurrent state
   std::vector<float>* cache_value = nullptr;
   std::vector<std::uint64_t>* expert_tokens = nullptr;  // moe: tokens routed to each expert, added to
+  std::int64_t* cache_first = nullptr;                  // attention: first position the cache holds
+  bool int8_kv = false;  // attention: fake-quantise new keys and values (AttentionStep)
 };
 void run_step_dense(const Step& step, const std::vector<std::span<const float>>& ins,
                     const std::vector<std::span<float>>& outs, const StepRun& run = {});

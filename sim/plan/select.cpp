@@ -37,7 +37,7 @@ std::vector<std::string> shorthand(const std::string& item) {
   if (item == "o") return {"*.attn_out"};
   if (item == "gateup") return {"*.mlp_in"};
   if (item == "down") return {"*.mlp_out"};
-  if (item == "spikingbrain") return {"*.attn_in", "*.attn_out", "*.mlp_in"};
+  if (item == "spikingbrain") return {"*.attn_in", "*.attn_out", "*.mlp_in", "*.attn_query"};
   return {};
 }
 
@@ -52,7 +52,9 @@ bool matches(const std::string& pattern, const Step& s) {
 void select_sites(Plan& plan, const SiteSelection& sel) {
   std::vector<Step*> sites;
   for (Step& s : plan.steps) {
-    if (s.synaptic() || s.kind() == StepKind::moe) sites.push_back(&s);  // a MoE block: its mlp_in site
+    // A MoE block: its mlp_in site; SpikingBrain's SWA attention: its attn_query site.
+    if (s.synaptic() || s.kind() == StepKind::moe || (s.kind() == StepKind::attention && !s.site.empty()))
+      sites.push_back(&s);
   }
   auto site_list = [&] {
     std::string known;

@@ -50,18 +50,17 @@ class Executor {
         if (options_.progress != nullptr) options_.progress->advance(1, s.name);
         continue;
       }
+      if (options_.site != nullptr && s.kind() == StepKind::attention && s.coded) {
+        run_attention_coded(s, i, ins, outs[0], rec);
+        if (options_.progress != nullptr) options_.progress->advance(1, s.name);
+        continue;
+      }
       if (options_.site != nullptr && s.coded) {
         run_coded(s, ins[0], outs, rec);
         if (options_.progress != nullptr) options_.progress->advance(1, s.name);
         continue;
       }
-      const StepRun step_run{rows_,
-                             state_.pos,
-                             input.tokens,
-                             cache(state_.cache_key, i),
-                             cache(state_.cache_value, i),
-                             rec != nullptr ? &rec->expert_tokens : nullptr};
-      run_step_dense(s, ins, outs, step_run);
+      run_step_dense(s, ins, outs, step_run(i, input, rec));
       if (rec != nullptr) {
         rec->counters +=
             dense_cost(plan_, s, plan_.kind == PlanKind::network ? samples_ : rows_, {state_.pos, 0});
@@ -74,6 +73,15 @@ class Executor {
  private:
   static std::vector<float>* cache(std::vector<std::vector<float>>& caches, std::size_t step) {
     return step < caches.size() ? &caches[step] : nullptr;
+  }
+  StepRun step_run(std::size_t i, const PlanInput& input, LayerRecord* rec) {
+    return {rows_,
+            state_.pos,
+            input.tokens,
+            cache(state_.cache_key, i),
+            cache(state_.cache_value, i),
+            rec != nullptr ? &rec->expert_tokens : nullptr,
+            i < state_.cache_first.size() ? &state_.cache_first[i] : nullptr};
   }
 
   void check_tokens(std::span<const std::int32_t> tokens) const {
@@ -181,16 +189,7 @@ class Executor {
     // dense run's MACs and weights.
     const auto deliver = [&](const coding::CodedTensor& coded, const LinearWeights& w, std::span<float> y) {
       const std::vector<std::int64_t> fanout(dim, w.out);
-      const SiteCounters d = count_coded(coded, fanout, w.fanout_nonzero, w.out);
-      c.sops += d.sops;
-      c.graded_sops += d.graded_sops;
-      c.effective_sops += d.effective_sops;
-      c.graded_effective_sops += d.graded_effective_sops;
-      c.weight_words_read += d.weight_words_read;
-      c.post_neuron_updates += d.post_neuron_updates;
-      c.post_neuron_updates_active += d.post_neuron_updates_active;
-      c.zero_point_macs += d.zero_point_macs;
-      c.rescale_muls += d.rescale_muls;
+      add_synapse_side(c, count_coded(coded, fanout, w.fanout_nonzero, w.out));
       c.dense_macs += static_cast<std::uint64_t>(coded.rows * w.in * w.out);
       c.dense_weight_words += static_cast<std::uint64_t>(w.weight_count());
       event_forward(w, coded, y);
@@ -252,6 +251,61 @@ class Executor {
     if (rec != nullptr) rec->counters += c;
   }
 
+  // SpikingBrain's SWA in the spiking run: the query (after RoPE) is coded per token and head; each event of
+  // head h's feature d reaches that feature of every key the token attends (SOPs over the attended keys, one
+  // postsynaptic score neuron per key); keys and values are INT8 fake-quantised as they enter the cache.
+  // The query-key product's dense MACs are the site's dense work; the probability-value product, softmax and
+  // quantisation stay dense (uncoded MACs, element-wise ops).
+  void run_attention_coded(const Step& s, std::size_t i, const std::vector<std::span<const float>>& ins,
+                           std::span<float> out, LayerRecord* rec) {
+    const AttentionStep& a = s.as<AttentionStep>();
+    const SiteConfig& config = *options_.site;
+    const std::span<const float> q = ins[0];
+    const std::int64_t q_dim = a.heads * a.head_dim;
+    const std::int64_t rows = static_cast<std::int64_t>(q.size()) / q_dim;
+    if (options_.observer) options_.observer(s, q, rows, state_.pos);
+    const std::vector<std::int64_t> none(sz(a.head_dim), 0);
+    const CodedSite site = code_site(config, q, rows * a.heads, a.head_dim, none, none, 0,
+                                     cat(plan_.source, ": ", s.name, " input (query per head)"));
+    SiteCounters c = site.counters;
+    c.tokens = static_cast<std::uint64_t>(rows);  // coded rows are tokens x heads; the site counts tokens
+    c.token_steps = c.tokens * static_cast<std::uint64_t>(site.coded.steps);
+    // x̂ = count x V_th, per token and head.
+    std::vector<float> q_hat(q.size());
+    const coding::CodedTensor& coded = site.coded;
+    for (std::int64_t r = 0; r < coded.rows; ++r) {
+      for (std::int64_t d = 0; d < coded.cols; ++d)
+        q_hat[sz(r * coded.cols + d)] = static_cast<float>(coded.count(r, d)) * coded.scale[sz(r)];
+    }
+    // Events of token t reach the attended keys of its position.
+    std::vector<std::int64_t> keys_per_token(sz(rows));
+    for (std::int64_t t = 0; t < rows; ++t)
+      keys_per_token[sz(t)] = ops::attended_keys(state_.pos + t, a.window);
+    add_synapse_side(c, count_query_events(coded, a.heads, keys_per_token));
+    if (rec != nullptr) {
+      rec->spikes_per_input.resize(sz(a.head_dim), 0);
+      add_spikes_per_input(coded, rec->spikes_per_input);
+    }
+    StepRun run = step_run(i, PlanInput{}, rec);
+    run.int8_kv = a.kv_int8;
+    run_step_dense(s, {q_hat, ins[1], ins[2]}, {out}, run);
+    const std::uint64_t keys = attended_sum({state_.pos, 0}, rows, a.window);
+    const auto qk_macs = static_cast<std::uint64_t>(q_dim) * keys;
+    c.dense_macs += 2 * qk_macs;
+    c.uncoded_macs += qk_macs;                                            // probabilities x values
+    c.elementwise_ops += 3 * static_cast<std::uint64_t>(a.heads) * keys;  // softmax
+    if (a.kv_int8)  // absmax, divide-round-clamp, multiply per new key and value element
+      c.elementwise_ops += 3 * 2 * static_cast<std::uint64_t>(rows * a.kv_heads * a.head_dim);
+    if (config.measure_output_error) {
+      // The same attention with the exact query and the same (quantised) cache.
+      std::vector<float> y_dense(out.size());
+      ops::causal_attention(q, state_.cache_key[i], state_.cache_value[i], a.heads, a.kv_heads, a.head_dim,
+                            state_.pos, y_dense, a.window, state_.cache_first[i]);
+      add_output_error(out, y_dense, c);
+    }
+    if (rec != nullptr) rec->counters += c;
+  }
+
   const Plan& plan_;
   RunState& state_;
   const ExecOptions& options_;
@@ -267,6 +321,7 @@ RunState::RunState(const Plan& plan) : slots(plan.slot_size.size()) {
   // KV caches grow with the positions a sequence reaches (a 7B model's full context would be gigabytes).
   cache_key.resize(plan.steps.size());
   cache_value.resize(plan.steps.size());
+  cache_first.resize(plan.steps.size(), 0);
 }
 
 std::vector<LayerRecord> plan_records(const Plan& plan) {

@@ -23,6 +23,8 @@ struct RunState {
   std::vector<std::vector<float>> slots;        // [slot][rows][plan.slot_size[slot]]
   std::vector<std::vector<float>> cache_key;    // [step] attention: [positions][kv_heads * head_dim]
   std::vector<std::vector<float>> cache_value;  // [step] the same for values
+  std::vector<std::int64_t> cache_first;        // [step] first position a (sliding-window) cache holds
+                                                // (cache_key of a gla step: its recurrent state)
 };
 
 struct PlanInput {

@@ -520,4 +520,38 @@ void add_output_error(std::span<const float> y_spiking, std::span<const float> y
   counters.output_sq_err += err;
 }
 
+SiteCounters count_query_events(const coding::CodedTensor& coded, std::int64_t heads,
+                                std::span<const std::int64_t> keys_per_token) {
+  SiteCounters c;
+  coding::CodedTensor token;
+  token.scheme = coded.scheme;
+  token.steps = coded.steps;
+  token.rows = heads;
+  token.cols = coded.cols;
+  const auto per_token = static_cast<std::ptrdiff_t>(heads * coded.cols);
+  for (std::size_t t = 0; t < keys_per_token.size(); ++t) {
+    const std::int64_t keys = keys_per_token[t];
+    const auto at = static_cast<std::ptrdiff_t>(t) * per_token;
+    token.value.assign(coded.value.begin() + at, coded.value.begin() + at + per_token);
+    const auto h0 = static_cast<std::ptrdiff_t>(t) * heads;
+    token.scale.assign(coded.scale.begin() + h0, coded.scale.begin() + h0 + heads);
+    token.zero_point.assign(coded.zero_point.begin() + h0, coded.zero_point.begin() + h0 + heads);
+    const std::vector<std::int64_t> fanout(static_cast<std::size_t>(coded.cols), keys);
+    add_synapse_side(c, count_coded(token, fanout, fanout, keys));
+  }
+  return c;
+}
+
+void add_synapse_side(SiteCounters& into, const SiteCounters& d) {
+  into.sops += d.sops;
+  into.graded_sops += d.graded_sops;
+  into.effective_sops += d.effective_sops;
+  into.graded_effective_sops += d.graded_effective_sops;
+  into.weight_words_read += d.weight_words_read;
+  into.post_neuron_updates += d.post_neuron_updates;
+  into.post_neuron_updates_active += d.post_neuron_updates_active;
+  into.zero_point_macs += d.zero_point_macs;
+  into.rescale_muls += d.rescale_muls;
+}
+
 }  // namespace spikesim::sim

@@ -52,6 +52,16 @@ void code_site(const SiteConfig& config, std::span<const float> x, std::int64_t 
                std::span<const std::int64_t> fanout, std::span<const std::int64_t> fanout_nonzero,
                std::int64_t post_neurons, std::string_view what, CodedSite& out);
 
+// Adds the synapse-side fields of `d` (SOPs, graded and effective SOPs, weight reads, postsynaptic updates,
+// zero-point MACs, rescales: what count_coded adds for one delivery) to `into`.
+void add_synapse_side(SiteCounters& into, const SiteCounters& d);
+
+// The synapse side of an attention query coded per token and head (SpikingBrain's SWA query site): coded
+// holds tokens x `heads` rows of head_dim values, token t's events reach the same feature of each of its
+// keys_per_token[t] attended keys (SOPs, weight reads) and update one score neuron per key and head.
+SiteCounters count_query_events(const coding::CodedTensor& coded, std::int64_t heads,
+                                std::span<const std::int64_t> keys_per_token);
+
 // Adds the events each presynaptic neuron sent (summed over rows) to spikes_per_input [cols]; nothing when
 // it is empty.
 void add_spikes_per_input(const coding::CodedTensor& coded, std::span<std::uint64_t> spikes_per_input);
