@@ -28,6 +28,7 @@ struct AccountArgs {
   std::string activations = "synthetic";
   std::uint64_t seed = 1;
   double sigma = outlier_sigma_default;
+  std::string generator = "auto";
   std::string coded;  // legacy --coded list of projections
   std::string sites = "default";
   std::string out;
@@ -77,6 +78,7 @@ int run_account(const AccountArgs& a) {
     request.activations = a.activations;
     request.seed = a.seed;
     request.sigma = a.sigma;
+    request.generator = a.generator;
     request.sites = a.coded.empty() ? a.sites : sites_of_projections(a.coded);
     request.site = site_config(a.coding);
     request.site.measure_output_error = false;
@@ -135,8 +137,15 @@ void add_account_command(CLI::App& app, Action& action) {
                   "'synthetic' (outlier-channel generator) or an HDF5 trace with /layers/<name>/input")
       ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Synthetic activations: seed")->capture_default_str();
-  cmd->add_option("--sigma", args->sigma, "Synthetic activations: log-std of the channel scales")
+  cmd->add_option("--sigma", args->sigma,
+                  "Synthetic activations (outlier generator): log-std of the channel scales")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option(
+         "--generator", args->generator,
+         "Synthetic activations: auto (the mixture fitted to SpikingBrain's statistics for SpikingBrain "
+         "configs, data/configs/spikingbrain_activation_generator.json; else outlier), outlier, or a "
+         "generator JSON file")
       ->capture_default_str();
   cmd->add_option(
          "--sites", args->sites,

@@ -83,4 +83,25 @@ std::uint64_t attended_sum(Positions positions, std::int64_t rows, std::int64_t 
   return sum;
 }
 
+std::vector<std::int64_t> attended_per_row(Positions positions, std::int64_t rows, std::int64_t window) {
+  std::vector<std::int64_t> keys(static_cast<std::size_t>(rows));
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const std::int64_t pos = positions.first + i;
+    keys[static_cast<std::size_t>(i)] =
+        ops::attended_keys(positions.sequence > 0 ? pos % positions.sequence : pos, window);
+  }
+  return keys;
+}
+
+SiteCounters coded_attention_cost(const AttentionStep& a, std::int64_t rows, Positions positions) {
+  SiteCounters c;
+  const std::uint64_t keys = attended_sum(positions, rows, a.window);
+  const std::uint64_t qk = u64(a.heads * a.head_dim) * keys;
+  c.dense_macs = 2 * qk;
+  c.uncoded_macs = qk;  // probabilities x values
+  c.elementwise_ops = 3 * u64(a.heads) * keys;
+  if (a.kv_int8) c.elementwise_ops += 3 * 2 * u64(rows * a.kv_heads * a.head_dim);
+  return c;
+}
+
 }  // namespace spikesim::sim

@@ -13,7 +13,9 @@
 #include "base/dist.hpp"
 #include "base/text.hpp"
 #include "energy/estimate.hpp"
+#include "energy/profile.hpp"
 #include "models/error.hpp"
+#include "models/gla_swa.hpp"
 #include "models/hdf5_file.hpp"
 #include "models/hf_llm.hpp"
 #include "models/llama2c.hpp"
@@ -94,9 +96,29 @@ SiteCounters unpack_counters(const std::vector<std::uint64_t>& words, std::size_
 struct Source {
   std::size_t step = 0;  // in plan.steps and the records
   std::int64_t in = 0, out = 0;
+  std::int64_t rows_per_token = 1;             // an attention query site codes each token's heads as rows
   std::unique_ptr<OutlierChannels> generator;  // synthetic
   std::string dataset;                         // trace
 };
+
+// The model type a generator file lists a config under (config.json's model_type).
+std::string model_type_of(const models::LlmConfig& c) {
+  if (c.architecture == models::gla_swa_architecture) return "gla_swa";
+  return c.architecture;
+}
+
+// The channel mixture a synthetic account uses, or none for the one-sigma outlier generator:
+// request.generator "auto" picks data/configs/spikingbrain_activation_generator.json for the model types it
+// names (SpikingBrain configs), "outlier" the sigma generator, anything else is a generator file.
+std::optional<ChannelMixture> synthetic_mixture(const AccountRequest& request, const models::LlmConfig& c) {
+  if (request.activations != "synthetic" || request.generator == "outlier") return std::nullopt;
+  if (request.generator != "auto") return read_channel_mixture(request.generator);
+  const std::filesystem::path file =
+      energy::data_dir() / "configs" / "spikingbrain_activation_generator.json";
+  const auto types = mixture_default_model_types(file);
+  if (std::find(types.begin(), types.end(), model_type_of(c)) == types.end()) return std::nullopt;
+  return read_channel_mixture(file);
+}
 
 }  // namespace
 
@@ -137,27 +159,41 @@ AccountResult account(const AccountRequest& request) {
     if (s.kind() == StepKind::moe) s.coded = false;
   }
 
-  // Coded sites and their activation sources; the k-th synaptic site reads synthetic stream k.
+  // Coded sites and their activation sources; the k-th site (synaptic sites and SpikingBrain's attention
+  // query sites, in execution order) reads synthetic stream k.
+  const std::optional<ChannelMixture> mixture = synthetic_mixture(request, config);
   std::vector<Source> sources;
   std::int64_t tokens = request.tokens;
   {
     std::size_t ordinal = 0;
     for (std::size_t i = 0; i < plan.steps.size(); ++i) {
       const Step& s = plan.steps[i];
-      if (!s.synaptic()) continue;
+      const bool query = s.kind() == StepKind::attention && !s.site.empty();
+      if (!s.synaptic() && !query) continue;
       const std::size_t site_ordinal = ordinal++;
       if (!s.coded) continue;
-      const LinearWeights& w = *s.as<LinearStep>().weights;
-      Source src{i, w.in, w.out, nullptr, ""};
+      Source src{i, 0, 0, 1, nullptr, ""};
+      if (query) {
+        const AttentionStep& a = s.as<AttentionStep>();
+        src.in = a.head_dim;
+        src.rows_per_token = a.heads;
+      } else {
+        const LinearWeights& w = *s.as<LinearStep>().weights;
+        src.in = w.in;
+        src.out = w.out;
+      }
       if (synthetic) {
-        src.generator = std::make_unique<OutlierChannels>(request.seed, synthetic_stream(site_ordinal), w.in,
-                                                          request.sigma);
+        const std::uint64_t stream = synthetic_stream(site_ordinal);
+        src.generator = mixture
+                            ? std::make_unique<OutlierChannels>(request.seed, stream, src.in, *mixture)
+                            : std::make_unique<OutlierChannels>(request.seed, stream, src.in, request.sigma);
       } else {
         src.dataset = trace_dataset(*trace, s);
         const std::vector<std::int64_t> dims = trace->shape(src.dataset);
-        if (dims.size() != 2 || dims[1] != w.in) {
+        const std::int64_t width = src.in * src.rows_per_token;
+        if (dims.size() != 2 || dims[1] != width) {
           throw ModelError(cat(trace->file(), ": ", src.dataset, " has shape ", shape_str(dims),
-                               ", expected [tokens, ", w.in, "] for site '", s.name, "'"));
+                               ", expected [tokens, ", width, "] for site '", s.name, "'"));
         }
         if (tokens == 0) tokens = dims[0];
         if (dims[0] < tokens) {
@@ -178,8 +214,11 @@ AccountResult account(const AccountRequest& request) {
   // Stream the tokens chunk by chunk; every buffer below is sized by the chunk (one set per thread).
   const std::int64_t chunk = std::min(request.chunk_tokens, tokens);
   std::int64_t max_width = 0;
-  for (const Source& s : sources)
-    max_width = std::max(max_width, s.in);
+  std::int64_t max_rows = 1;  // coded rows per token
+  for (const Source& s : sources) {
+    max_width = std::max(max_width, s.in * s.rows_per_token);
+    max_rows = std::max(max_rows, s.rows_per_token);
+  }
   const auto n_threads = static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
   // Per thread, sized once for the widest input: x [chunk][width] and the coded site (values, V_th, zero
   // points). Nothing below allocates per token.
@@ -189,8 +228,8 @@ AccountResult account(const AccountRequest& request) {
   for (std::size_t t = 0; t < n_threads; ++t) {
     x[t].resize(chunk_elements);
     coded[t].coded.value.reserve(chunk_elements);
-    coded[t].coded.scale.reserve(static_cast<std::size_t>(chunk));
-    coded[t].coded.zero_point.reserve(static_cast<std::size_t>(chunk));
+    coded[t].coded.scale.reserve(static_cast<std::size_t>(chunk * max_rows));
+    coded[t].coded.zero_point.reserve(static_cast<std::size_t>(chunk * max_rows));
   }
   // One chunk's counters per record, added into `records` in chunk order: the same additions, in the same
   // order, whichever rank computed the chunk, so the report does not depend on the rank count.
@@ -207,26 +246,42 @@ AccountResult account(const AccountRequest& request) {
     for (std::int64_t k = 0; k < n_sources; ++k) {
       const Source& src = sources[static_cast<std::size_t>(k)];
       const Step& s = plan.steps[src.step];
-      const LinearWeights& w = *s.as<LinearStep>().weights;
       const auto tid = static_cast<std::size_t>(omp_get_thread_num());
       try {
-        const std::span<float> xs(x[tid].data(), static_cast<std::size_t>(n * src.in));
+        const std::int64_t rows = n * src.rows_per_token;
+        const std::span<float> xs(x[tid].data(), static_cast<std::size_t>(rows * src.in));
         std::string what;
         if (synthetic) {
-          src.generator->fill(t0, n, xs);
+          src.generator->fill(t0 * src.rows_per_token, rows, xs);
           what = cat("synthetic input of site '", s.name, "'");
         } else {
 #pragma omp critical(spikesim_account_hdf5)
           trace->read_rows(src.dataset, t0, n, xs);  // the HDF5 library is not thread-safe
           what = cat(trace->file(), ": ", src.dataset, " tokens ", t0, "..", t0 + n - 1);
         }
-        // Shape-only weights: every presynaptic neuron reaches all `out` synapses (fanout_nonzero = out).
-        code_site(request.site, xs, n, src.in, w.fanout_nonzero, w.fanout_nonzero, src.out, what, coded[tid]);
-        SiteCounters c = coded[tid].counters;
-        c.dense_macs = nu * static_cast<std::uint64_t>(src.in * src.out);
-        c.dense_weight_words = static_cast<std::uint64_t>(src.in * src.out);
-        c.bias_adds = w.bias.empty() ? 0 : nu * static_cast<std::uint64_t>(src.out);
-        part[src.step] = c;
+        if (s.kind() == StepKind::attention) {
+          // The query per token and head; its events reach the keys each token attends.
+          const AttentionStep& a = s.as<AttentionStep>();
+          const std::vector<std::int64_t> none(static_cast<std::size_t>(src.in), 0);
+          code_site(request.site, xs, rows, src.in, none, none, 0, what, coded[tid]);
+          SiteCounters c = coded[tid].counters;
+          c.tokens = nu;
+          c.token_steps = nu * static_cast<std::uint64_t>(coded[tid].coded.steps);
+          add_synapse_side(c, count_query_events(coded[tid].coded, a.heads,
+                                                 attended_per_row({t0, sequence}, n, a.window)));
+          c += coded_attention_cost(a, n, {t0, sequence});
+          part[src.step] = c;
+        } else {
+          // Shape-only weights: every presynaptic neuron reaches all `out` synapses (fanout_nonzero = out).
+          const LinearWeights& w = *s.as<LinearStep>().weights;
+          code_site(request.site, xs, n, src.in, w.fanout_nonzero, w.fanout_nonzero, src.out, what,
+                    coded[tid]);
+          SiteCounters c = coded[tid].counters;
+          c.dense_macs = nu * static_cast<std::uint64_t>(src.in * src.out);
+          c.dense_weight_words = static_cast<std::uint64_t>(src.in * src.out);
+          c.bias_adds = w.bias.empty() ? 0 : nu * static_cast<std::uint64_t>(src.out);
+          part[src.step] = c;
+        }
       } catch (...) {
         failure[static_cast<std::size_t>(k)] = std::current_exception();
       }
@@ -300,14 +355,23 @@ AccountResult account(const AccountRequest& request) {
   result.report.layers = std::move(records);
   const SiteConfig& c = request.site;
   Json activations =
-      synthetic ? Json{{"kind", "synthetic"},
-                       {"distribution",
-                        "x[t][c] = z[t][c] * exp(sigma * u[c]), z, u ~ N(0, 1) i.i.d., channel scales fixed "
-                        "per site input (outlier channels; scripts/make_trace.py's generator)"},
-                       {"seed", request.seed},
-                       {"sigma", request.sigma},
-                       {"stream", "the site's position among the model's synaptic sites (execution order)"}}
-                : Json{{"kind", "trace"}, {"file", request.activations}};
+      mixture
+          ? Json{{"kind", "synthetic"},
+                 {"distribution",
+                  "outlier_channel_mixture: x[t][c] = a[c] z[t][c], channels quiet / bulk / outlier with "
+                  "log-normal scales, fitted to SpikingBrain's Table 11 and Fig. 9 (data/configs/README.md)"},
+                 {"generator", mixture->file},
+                 {"seed", request.seed},
+                 {"stream", "the site's position among the model's coded-site candidates (execution order)"}}
+      : synthetic
+          ? Json{{"kind", "synthetic"},
+                 {"distribution",
+                  "x[t][c] = z[t][c] * exp(sigma * u[c]), z, u ~ N(0, 1) i.i.d., channel scales fixed "
+                  "per site input (outlier channels; scripts/make_trace.py's generator)"},
+                 {"seed", request.seed},
+                 {"sigma", request.sigma},
+                 {"stream", "the site's position among the model's synaptic sites (execution order)"}}
+          : Json{{"kind", "trace"}, {"file", request.activations}};
   constexpr const char* assumption_weights =
       "weights are not materialised: fan-outs come from the shapes and every synapse is taken as non-zero, "
       "so effective_sops = sops (dense-weight assumption)";

@@ -39,7 +39,9 @@ struct AccountRequest {
   std::int64_t sequence_tokens = 0;       // causal context per sequence; 0: the tokens form one sequence
   std::string activations = "synthetic";  // "synthetic" or an HDF5 trace (/layers/<site>/input)
   std::uint64_t seed = 1;                 // synthetic: generator seed
-  double sigma = outlier_sigma_default;   // synthetic: log-std of the channel scales
+  double sigma = outlier_sigma_default;   // synthetic: log-std of the channel scales (outlier generator)
+  std::string generator = "auto";         // synthetic: auto (the fitted mixture for SpikingBrain configs,
+                                          // else outlier), outlier, or a generator JSON file
   std::string sites = "default";          // coded sites (sim/plan/select.hpp)
   SiteConfig site;
   Progress* progress = nullptr;  // advanced once per chunk (of any rank)

@@ -278,10 +278,8 @@ class Executor {
         q_hat[sz(r * coded.cols + d)] = static_cast<float>(coded.count(r, d)) * coded.scale[sz(r)];
     }
     // Events of token t reach the attended keys of its position.
-    std::vector<std::int64_t> keys_per_token(sz(rows));
-    for (std::int64_t t = 0; t < rows; ++t)
-      keys_per_token[sz(t)] = ops::attended_keys(state_.pos + t, a.window);
-    add_synapse_side(c, count_query_events(coded, a.heads, keys_per_token));
+    add_synapse_side(c,
+                     count_query_events(coded, a.heads, attended_per_row({state_.pos, 0}, rows, a.window)));
     if (rec != nullptr) {
       rec->spikes_per_input.resize(sz(a.head_dim), 0);
       add_spikes_per_input(coded, rec->spikes_per_input);
@@ -289,13 +287,7 @@ class Executor {
     StepRun run = step_run(i, PlanInput{}, rec);
     run.int8_kv = a.kv_int8;
     run_step_dense(s, {q_hat, ins[1], ins[2]}, {out}, run);
-    const std::uint64_t keys = attended_sum({state_.pos, 0}, rows, a.window);
-    const auto qk_macs = static_cast<std::uint64_t>(q_dim) * keys;
-    c.dense_macs += 2 * qk_macs;
-    c.uncoded_macs += qk_macs;                                            // probabilities x values
-    c.elementwise_ops += 3 * static_cast<std::uint64_t>(a.heads) * keys;  // softmax
-    if (a.kv_int8)  // absmax, divide-round-clamp, multiply per new key and value element
-      c.elementwise_ops += 3 * 2 * static_cast<std::uint64_t>(rows * a.kv_heads * a.head_dim);
+    c += coded_attention_cost(a, rows, {state_.pos, 0});
     if (config.measure_output_error) {
       // The same attention with the exact query and the same (quantised) cache.
       std::vector<float> y_dense(out.size());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -266,7 +267,74 @@ Json llm_config_json(const models::LlmConfig& c) {
                 {"sparse_layers", sparse}};
     j["active_parameters"] = c.active_parameter_count();
   }
+  if (!c.layer_kinds.empty()) {  // GLAswa: each layer's mixer, the GLA gate, INT8 K / V
+    std::vector<std::string> types;
+    for (std::int64_t l = 0; l < c.n_layers; ++l)
+      types.push_back(c.kind_of(l) == models::LayerKind::gla ? "gla" : "swa");
+    j["layer_types"] = types;
+    j["gla_gate_low_rank"] = c.gla_rank();
+    j["gate_logit_normalizer"] = c.gla_normaliser;
+    j["kv_int8"] = c.kv_int8;
+  }
   return j;
+}
+
+Json state_memory_json(const models::LlmConfig& c, std::int64_t tokens) {
+  constexpr std::int64_t bytes = 4;  // float32, as spikesim (and fla's GLA state) keep them
+  Json layers = Json::array();
+  std::int64_t gla_total = 0;
+  std::int64_t kv_total = 0;
+  std::int64_t full_total = 0;
+  for (std::int64_t l = 0; l < c.n_layers; ++l) {
+    const std::int64_t full = 2 * tokens * c.kv_dim() * bytes;
+    full_total += full;
+    if (c.kind_of(l) == models::LayerKind::gla) {
+      const std::int64_t state = c.n_kv_heads * c.head_dim * c.head_dim * bytes;
+      gla_total += state;
+      layers.push_back({{"layer", l}, {"kind", "gla"}, {"state_bytes", state}});
+      continue;
+    }
+    const std::int64_t w = c.window_of(l);
+    const std::int64_t keys = w > 0 ? std::min(tokens, w) : tokens;
+    const std::int64_t kv = 2 * keys * c.kv_dim() * bytes;
+    kv_total += kv;
+    layers.push_back(
+        {{"layer", l}, {"kind", w > 0 ? "swa" : "attention"}, {"kv_cache_bytes", kv}, {"keys", keys}});
+  }
+  return {
+      {"tokens", tokens},
+      {"bytes_per_value", bytes},
+      {"gla_state_bytes", gla_total},
+      {"kv_cache_bytes", kv_total},
+      {"full_attention_kv_cache_bytes", full_total},
+      {"note",
+       "per sequence at this length: a GLA layer's state is kv_heads x head_dim^2 (constant in tokens; the "
+       "release stores one per query head, x heads / kv_heads); a sliding-window layer keeps its window's "
+       "keys and values (W + 1 for SpikingBrain); full_attention_kv_cache_bytes: every layer as full "
+       "attention"},
+      {"layers", layers}};
+}
+
+Json layer_type_summary(const models::LlmConfig& c, const Plan& plan,
+                        const std::vector<LayerRecord>& records) {
+  std::map<std::string, SiteCounters> by_type;
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    const Step& s = plan.steps[i];
+    if (!s.coded || s.name.rfind("layers.", 0) != 0) continue;
+    const std::int64_t l = std::stoll(s.name.substr(7));
+    by_type[c.kind_of(l) == models::LayerKind::gla ? "gla" : "swa"] += records[i].counters;
+  }
+  Json out = Json::object();
+  for (const auto& [type, k] : by_type) {
+    const auto elements = static_cast<double>(k.elements);
+    out[type] = {
+        {"coded_elements", k.elements},
+        {"zero_fraction", k.elements > 0 ? static_cast<double>(k.count_histogram[0]) / elements : 0.0},
+        {"spikes", k.spikes},
+        {"sops", k.sops},
+        {"dense_macs_of_coded_sites", k.dense_macs}};
+  }
+  return out;
 }
 
 Plan lower_llm(const models::LlmModel& model, const SiteSelection& sites) {
@@ -336,6 +404,11 @@ ReportInput run_llm(const LlmRunRequest& r) {
     spiking.assign(y.begin(), y.end());
   }
   report.run["llm"] = llm_config_json(model.config);
+  const models::LlmConfig& c = model.config;
+  const bool windowed = std::any_of(c.window.begin(), c.window.end(), [](std::int64_t w) { return w > 0; });
+  if (!c.layer_kinds.empty() || windowed)  // (other reports keep their keys)
+    report.run["state_memory"] = state_memory_json(c, static_cast<std::int64_t>(tokens.ids.size()));
+  if (!c.layer_kinds.empty()) report.extra["layer_types"] = layer_type_summary(c, plan, report.layers);
   report.run["sites"] = r.sites == "default" ? std::string("qkv,o,gateup") : r.sites;
   report.run["coded_sites"] = coded_site_patterns(plan);
   report.run["tokenizer"] = tokenizer ? Json(tokenizer->file()) : Json(nullptr);

@@ -68,6 +68,12 @@ Fidelity fidelity(std::span<const float> dense, std::span<const float> spiking,
 Json fidelity_json(const Fidelity& f);
 
 Json llm_config_json(const models::LlmConfig& config);
+// Recurrent-state and KV-cache memory of one sequence of `tokens` per layer (GLA state vs (sliding) KV
+// cache).
+Json state_memory_json(const models::LlmConfig& config, std::int64_t tokens);
+// Coded sites grouped by the type of their layer (GLAswa: "gla", "swa"): zero fraction, spikes, SOPs.
+Json layer_type_summary(const models::LlmConfig& config, const Plan& plan,
+                        const std::vector<LayerRecord>& records);
 
 // The plan of an LLM checkpoint (sim/plan/lower.hpp with the selection of coded sites).
 Plan lower_llm(const models::LlmModel& model, const SiteSelection& sites = {});

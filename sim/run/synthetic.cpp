@@ -7,7 +7,9 @@
 #include <numbers>
 #include <stdexcept>
 
+#include "base/json.hpp"
 #include "base/text.hpp"
+#include "models/error.hpp"
 
 namespace spikesim::sim {
 
@@ -100,6 +102,53 @@ OutlierChannels::OutlierChannels(std::uint64_t seed, std::uint64_t stream, std::
   scale_.resize(static_cast<std::size_t>(features));
   for (std::size_t c = 0; c < scale_.size(); ++c)
     scale_[c] = static_cast<float>(std::exp(sigma * standard_normal(seed, 2 * stream + 1, c)));
+}
+
+OutlierChannels::OutlierChannels(std::uint64_t seed, std::uint64_t stream, std::int64_t features,
+                                 const ChannelMixture& m)
+    : seed_(seed), stream_(stream) {
+  if (features < 1)
+    throw std::invalid_argument(cat("synthetic activations: features must be >= 1, got ", features));
+  constexpr std::uint64_t class_streams = std::uint64_t{1} << 62U;
+  scale_.resize(static_cast<std::size_t>(features));
+  for (std::size_t c = 0; c < scale_.size(); ++c) {
+    const double v = standard_normal(seed, class_streams + stream, c);
+    const double u = standard_normal(seed, 2 * stream + 1, c);
+    const double log_a = v < m.t_quiet     ? std::log(m.s_quiet) + m.sigma_quiet * u
+                         : v > m.t_outlier ? std::log(m.s_outlier) + m.sigma_outlier * u
+                                           : m.sigma_bulk * u;
+    scale_[c] = static_cast<float>(std::exp(log_a));
+  }
+}
+
+ChannelMixture read_channel_mixture(const std::filesystem::path& file) {
+  const nlohmann::json doc = parse_json_file<models::ModelError>(file);
+  const JsonAt<models::ModelError> j(doc, file.string());
+  const std::string family = j.at("family").string();
+  if (family != "outlier_channel_mixture")
+    j.at("family").fail(cat("'", family, "' unknown (spikesim generates outlier_channel_mixture)"));
+  ChannelMixture m;
+  m.t_quiet = j.at("t_quiet").number();
+  m.s_quiet = j.at("s_quiet").number(0.0);
+  m.sigma_quiet = j.at("sigma_quiet").number(0.0);
+  m.sigma_bulk = j.at("sigma_bulk").number(0.0);
+  m.t_outlier = j.at("t_outlier").number();
+  m.s_outlier = j.at("s_outlier").number(0.0);
+  m.sigma_outlier = j.at("sigma_outlier").number(0.0);
+  if (!(m.s_quiet > 0.0) || !(m.s_outlier > 0.0)) j.fail("s_quiet and s_outlier must be positive");
+  if (!(m.t_quiet <= m.t_outlier)) j.fail("t_quiet must not exceed t_outlier");
+  m.file = file.string();
+  return m;
+}
+
+std::vector<std::string> mixture_default_model_types(const std::filesystem::path& file) {
+  const nlohmann::json doc = parse_json_file<models::ModelError>(file);
+  const JsonAt<models::ModelError> j(doc, file.string());
+  std::vector<std::string> types;
+  if (!j.has("default_for_model_types")) return types;
+  for (const auto& t : j.at("default_for_model_types").elements())
+    types.push_back(t.string());
+  return types;
 }
 
 void OutlierChannels::fill(std::int64_t token0, std::int64_t tokens, std::span<float> x) const {

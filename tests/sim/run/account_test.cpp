@@ -315,5 +315,99 @@ TEST(Account, RejectsNonFiniteTraceValuesNamingTheTokenRange) {
   }
 }
 
+// SpikingBrain GLAswa configs: GLA layers counted by the cost table (state update + readout), the SWA query
+// site coded per token and head with its events over the attended keys (W + 1 keys), the fitted activation
+// mixture by default, stream buffers constant in tokens.
+std::string tiny_gla_swa_config(const test::ScratchDir& dir) {
+  const auto file = dir / "config.json";
+  std::ofstream(file)
+      << R"({"architectures": ["GLAswaForCausalLM"], "model_type": "gla_swa", "hidden_size": 32,
+    "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+    "vocab_size": 50, "attn_layers": [1], "sliding_window": 4})";
+  return file.string();
+}
+
+TEST(Account, GlaSwaCountsTheQuerySiteOverTheWindowAndTheGlaStateDensely) {
+  const test::ScratchDir dir;
+  AccountRequest req;
+  req.config = tiny_gla_swa_config(dir);
+  req.tokens = 11;
+  req.chunk_tokens = 4;
+  req.seed = 3;
+  req.site.measure_output_error = false;
+  const AccountResult acc = account(req);
+  EXPECT_EQ(acc.report.run["activations"]["generator"].get<std::string>().ends_with(
+                "configs/spikingbrain_activation_generator.json"),
+            true);
+  // GLA: per token kv_heads x D^2 (k^T v) + heads x D^2 (readout) MACs, D = 16.
+  const LayerRecord& gla = record(acc, "layers.0.gla");
+  EXPECT_EQ(gla.counters.dense_macs, 11U * (256U + 2U * 256U));
+  EXPECT_EQ(gla.counters.uncoded_macs, gla.counters.dense_macs);
+  // The query site: ordinal 5 among the coded-site candidates (layer 0: attn_in, gate_in, attn_out, mlp_in,
+  // mlp_out; layer 1: attn_in, attn_query, ...) -> stream 6.
+  const LayerRecord& q = record(acc, "layers.1.attn_query");
+  EXPECT_TRUE(q.coded);
+  const ChannelMixture mix = read_channel_mixture(std::string(SPIKESIM_SOURCE_DIR) +
+                                                  "/data/configs/spikingbrain_activation_generator.json");
+  const OutlierChannels source(req.seed, synthetic_stream(6), 16, mix);
+  std::uint64_t spikes = 0;
+  std::uint64_t sops = 0;
+  std::uint64_t macs = 0;
+  for (std::int64_t t0 = 0; t0 < req.tokens; t0 += req.chunk_tokens) {
+    const std::int64_t n = std::min(req.chunk_tokens, req.tokens - t0);
+    const std::vector<float> x = source.tokens(t0 * 2, n * 2);  // [tokens x heads][16]
+    const std::vector<std::int64_t> one(16, 1);
+    const CodedSite site = code_site(req.site, x, n * 2, 16, one, one, 1, "x");
+    spikes += site.counters.spikes;
+    for (std::int64_t t = 0; t < n; ++t) {  // spikes of token t (both heads) x its attended keys
+      coding::CodedTensor token = site.coded;
+      token.rows = 2;
+      token.value.assign(site.coded.value.begin() + t * 32, site.coded.value.begin() + (t + 1) * 32);
+      token.scale.assign(site.coded.scale.begin() + t * 2, site.coded.scale.begin() + (t + 1) * 2);
+      token.zero_point.assign(site.coded.zero_point.begin() + t * 2,
+                              site.coded.zero_point.begin() + (t + 1) * 2);
+      const std::uint64_t keys = std::min<std::uint64_t>(static_cast<std::uint64_t>(t0 + t) + 1, 5);
+      sops += count_coded(token, one, one, 1).spikes * keys;
+      macs += 2 * 32 * keys;
+    }
+  }
+  EXPECT_GT(spikes, 0U);
+  EXPECT_EQ(q.counters.spikes, spikes);
+  EXPECT_EQ(q.counters.sops, sops);
+  EXPECT_EQ(q.counters.dense_macs, macs);
+  EXPECT_EQ(q.counters.uncoded_macs, macs / 2);
+  EXPECT_EQ(q.counters.elements, 11U * 32U);
+
+  req.tokens = 200;
+  const AccountResult large = account(req);
+  EXPECT_EQ(large.buffer_bytes, acc.buffer_bytes);
+}
+
+// The fitted mixture on the released SpikingBrain-7B config at k = 3: the zero fraction of the coded
+// q/k/v/gk, o and gate/up inputs is the fit's (0.6883 on its own draws, data/configs/README.md; the report's
+// Table 11: 0.692).
+TEST(Account, SpikingBrain7BConfigWithTheFittedGeneratorMatchesTheFit) {
+  AccountRequest req;
+  req.config = std::string(SPIKESIM_SOURCE_DIR) + "/data/configs/spikingbrain-7b.json";
+  req.tokens = 64;
+  req.chunk_tokens = 64;
+  req.sites = "qkv,o,gateup";
+  req.site.measure_output_error = false;
+  const AccountResult acc = account(req);
+  std::uint64_t zeros = 0;
+  std::uint64_t elements = 0;
+  for (const LayerRecord& l : acc.report.layers) {
+    if (!l.coded) continue;
+    zeros += l.counters.count_histogram[0];
+    elements += l.counters.elements;
+  }
+  ASSERT_GT(elements, 0U);
+  EXPECT_NEAR(static_cast<double>(zeros) / static_cast<double>(elements), 0.6883, 0.01);
+  EXPECT_EQ(acc.config.layer_kinds.size(), 28U);
+  req.generator = "outlier";
+  const AccountResult old = account(req);
+  EXPECT_EQ(old.report.run["activations"]["sigma"], 2.25);
+}
+
 }  // namespace
 }  // namespace spikesim::sim
