@@ -29,7 +29,21 @@ struct RunArgs {
   std::int64_t raster_token = 0;
   bool no_raster = false;
   std::string save_activations;  // FILE.h5: the input of every coded site
+  std::string dump_logits;       // FILE.json: LLM logits of the dense and the spiking run
 };
+
+// {"dense": [[...] per position], "spiking": [[...]]}, float32 values written exactly (shortest round trip).
+std::string logits_json(const ReportInput::Logits& l) {
+  const auto rows = [&](const std::vector<float>& v) {
+    Json out = Json::array();
+    const auto vocab = static_cast<std::size_t>(l.vocab);
+    for (std::size_t r = 0; r * vocab < v.size(); ++r)
+      out.push_back(std::vector<float>(v.begin() + static_cast<std::ptrdiff_t>(r * vocab),
+                                       v.begin() + static_cast<std::ptrdiff_t>((r + 1) * vocab)));
+    return out;
+  };
+  return Json{{"dense", rows(l.dense)}, {"spiking", rows(l.spiking)}}.dump() + "\n";
+}
 
 int run(const RunArgs& a) {
   const OutputLock lock(a.out);  // a second run into the same --out fails here, before any work
@@ -46,6 +60,8 @@ int run(const RunArgs& a) {
   if (!a.save_activations.empty()) request.observer = recorder.observer();
   ReportInput report = run_model(request);
   progress.finish();
+  if (!a.dump_logits.empty() && !report.logits)
+    throw std::invalid_argument(cat("--dump-logits: ", a.model, " is not an LLM (no logits to write)"));
   if (request.site.raster && !report.raster && (!a.raster_site.empty() || a.raster_token != 0)) {
     const auto& r = *request.site.raster;
     throw std::invalid_argument(
@@ -56,6 +72,7 @@ int run(const RunArgs& a) {
   }
   report.profiles = profiles;
   if (!a.save_activations.empty()) recorder.write(a.save_activations, a.model);
+  if (!a.dump_logits.empty()) write_file_atomic(a.dump_logits, logits_json(*report.logits));
   write_report(a.out, report);
   if (!a.quiet) {
     const Json totals = metrics_json(total_counters(report.layers));
@@ -94,6 +111,10 @@ void add_run_command(CLI::App& app, Action& action) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--no-raster", args->no_raster, "Do not write raster.json");
+  cmd->add_option(
+      "--dump-logits", args->dump_logits,
+      "LLM: also write the teacher-forced logits of the dense and the spiking run to this JSON file "
+      "({\"dense\": [[...] per position], \"spiking\": [[...]]})");
   cmd->add_option("--save-activations", args->save_activations,
                   "Also write the input of every coded site (as the spiking run coded it) to this HDF5 file, "
                   "in the trace layout `spikesim account --activations` reads");

@@ -421,6 +421,7 @@ ReportInput run_llm(const LlmRunRequest& r) {
   f["text_source"] = tokens.source;
   f["tokens"] = tokens.ids.size();
   report.extra["fidelity"] = f;
+  report.logits = ReportInput::Logits{std::move(dense), std::move(spiking), model.config.vocab_size};
   return report;
 }
 

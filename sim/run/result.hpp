@@ -22,6 +22,12 @@ struct ReportInput {
   std::vector<energy::HardwareProfile> profiles;
   Json extra = Json::object();   // path-specific top-level objects (fidelity, accuracy, ...)
   std::optional<Raster> raster;  // spikes of one token at one site, written to raster.json
+  // LLM runs: the teacher-forced logits [tokens][vocab] of the dense and the spiking run (run --dump-logits).
+  struct Logits {
+    std::vector<float> dense, spiking;
+    std::int64_t vocab = 0;
+  };
+  std::optional<Logits> logits;
 };
 
 // Appends the coding settings of a run to its `run` object, in this order: coding, neuron, k, granularity,
