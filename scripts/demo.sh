@@ -34,8 +34,15 @@ fi
 
 llm=(--model data/models/kjv-llama --text-file data/text/psalm.txt --sites qkv,o,gateup)
 "$spikesim" run "${llm[@]}" --coding ternary --k 3 --out "$out"
-"$spikesim" compare "${llm[@]}" --coding ternary,bitwise,bitwise-twos --k 2,3,4 --out "$out/compare"
+# The sweep also covers the project's own SpikingBrain-architecture model (data/models/kjv-gla-swa: GLA and
+# sliding-window layers, trained by scripts/train_llm.py --arch gla_swa), coded at the release's sites
+# (default: q/k/v/gk, o, gate/up and the SWA query after RoPE); the report compares GLA vs SWA layers.
+"$spikesim" compare --model data/models/kjv-llama --model data/models/kjv-gla-swa --text-file data/text/psalm.txt \
+  --coding ternary,bitwise,bitwise-twos --k 2,3,4 --out "$out/compare"
 "$spikesim" report "$out" --compare "$out/compare"
+"$spikesim" run --model data/models/kjv-gla-swa --text-file data/text/psalm.txt --coding ternary --k 3 \
+  --out "$out/kjv_gla_swa"
+"$spikesim" report "$out/kjv_gla_swa"
 echo "greedy continuation of \"The LORD is\", dense:"
 "$spikesim" generate --model data/models/kjv-llama --prompt "The LORD is" --steps 40 -q
 echo "the same from the spike-coded model (ternary, k = 3):"
@@ -49,4 +56,5 @@ fashion=/usr/share/datasets/fashion-mnist
   --scale 1/255 --mean 0.286 --std 0.353 --coding bitwise --k 3 --limit 2000 --batch 50 --out "$out/fashion_cnn"
 "$spikesim" report "$out/fashion_cnn"
 echo "LLM report: $out/report.html (tables: $out/report.json, $out/layers.csv, $out/compare/compare.md)"
+echo "SpikingBrain-architecture model: $out/kjv_gla_swa/report.html (GLA vs SWA layers, state vs KV cache)"
 echo "CNN report: $out/fashion_cnn/report.html (accuracy: dense vs spiking top-1)"

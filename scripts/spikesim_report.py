@@ -464,6 +464,19 @@ def run_section(page, report, raster, heading):
     page.figure(fig_count_histogram(report), "count_histogram",
                 "Distribution of |spike count| (0 / 1 / 2 / ≥3) in the style of SpikingBrain's Fig. 9; hatched: "
                 "SpikingBrain-7B at k = 3 (69.15 / 19.30 / 9.69 / 1.85 %) for reference.")
+    if report.get("layer_types"):  # SpikingBrain GLAswa: coded sites by the type of their layer
+        page.add("<h3>By layer type (GLA vs sliding-window attention layers)</h3>")
+        rows = [[t, s["zero_fraction"], s["coded_elements"], s["spikes"], s["sops"], s["dense_macs_of_coded_sites"]]
+                for t, s in sorted(report["layer_types"].items())]
+        page.add(_table(["layer type", "zero fraction", "coded elements", "spikes", "SOPs",
+                         "dense MACs of those sites"], rows))
+    memory = report.get("run", {}).get("state_memory")
+    if memory:
+        page.add("<h3>Recurrent state and KV cache per sequence</h3>")
+        page.add(_table(["GLA state bytes", "KV-cache bytes", "if every layer were full attention", "tokens"],
+                        [[memory["gla_state_bytes"], memory["kv_cache_bytes"],
+                          memory["full_attention_kv_cache_bytes"], memory["tokens"]]]))
+        page.add(f"<p class='note'>{html.escape(memory.get('note', ''))}</p>")
     if raster is not None:
         page.figure(fig_raster(raster), "raster",
                     f"Spike raster of token {raster['token']} at site {raster['site']}: every event by virtual "
@@ -560,6 +573,13 @@ def compare_section(page, compare):
                      m["spikes_per_synapse"], m["reconstruction_rel_error"], m["output_rel_error"]])
     page.add(_table(["model", "coding", "k", "T max", "zero fraction", "spikes / synapse", "reconstruction error",
                      "output error"], rows, left=3))
+    typed = [c for c in cells if "layer_types.gla.zero_fraction" in c.get("extra", {})]
+    if typed:  # SpikingBrain GLAswa cells: zero fraction by layer type
+        page.add("<h3>Zero fraction by layer type (GLA / sliding-window attention layers)</h3>")
+        page.add(_table(["model", "coding", "k", "GLA layers", "SWA layers"],
+                        [[os.path.basename(c["model"]), c["coding"], _short(c["k"]),
+                          c["extra"]["layer_types.gla.zero_fraction"], c["extra"].get("layer_types.swa.zero_fraction")]
+                         for c in typed], left=3))
     profiles = axes["profiles"]
     rows = []
     for c in cells:

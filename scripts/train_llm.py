@@ -4,6 +4,15 @@ Debian's bible-kjv-text package (public domain), with a BPE tokenizer in llama2.
 
     /usr/bin/python3 scripts/train_llm.py prepare --work out/kjv            # corpus + tokenizer (no torch)
     /usr/bin/python3 scripts/train_llm.py train --work out/kjv --out data/models/kjv-llama [--device cuda]
+    /usr/bin/python3 scripts/train_llm.py train --arch gla_swa --work out/kjv --out data/models/kjv-gla-swa \
+        --window 64 --device cuda
+
+`--arch gla_swa` trains SpikingBrain-7B's architecture instead (GLAswaForCausalLM of BICLab/SpikingBrain-7B,
+data/configs/SPIKINGBRAIN.md): gated linear attention layers (ReLU q/k, low-rank gate logsigmoid(gk) / 16,
+per-head g_norm; trained in a chunked parallel form) alternating with sliding-window softmax attention layers
+(a token sees itself and `--window` previous tokens, flash-attn's window_size=(W, 0)), q/k/v biases, untied
+lm_head, written in the release's tensor names and config.json. Its reference_logits.json comes from
+scripts/spikingbrain_reference.py (the independent float64 numpy forward) on the saved file.
 
 `prepare` dumps the text with Debian's `bible` program (package bible-kjv; the text itself is in
 bible-kjv-text's /usr/lib/bible.data), splits it into chapters (every 20th chapter is held out for
@@ -309,6 +318,162 @@ def build_model(torch, cfg):
     return Model()
 
 
+def build_gla_swa_model(torch, cfg):
+    """SpikingBrain-7B's GLAswaForCausalLM (hf_7B_model/modeling_gla_swa.py, gla_attention.py,
+    window_attention.py; spec data/configs/SPIKINGBRAIN.md), layer i softmax SWA iff i in attn_layers."""
+    nn = torch.nn
+    F = torch.nn.functional
+    d, H, KV = cfg["dim"], cfg["n_heads"], cfg["n_kv_heads"]
+    hd = d // H
+
+    class Layer(nn.Module):
+        def __init__(self, swa):
+            super().__init__()
+            self.swa = swa
+            self.attn_norm = nn.Parameter(torch.ones(d))
+            self.q = nn.Linear(d, H * hd, bias=True)
+            self.k = nn.Linear(d, KV * hd, bias=True)
+            self.v = nn.Linear(d, KV * hd, bias=True)
+            self.o = nn.Linear(H * hd, d, bias=False)
+            if not swa:
+                self.gk0 = nn.Linear(d, cfg["gate_low_rank"], bias=False)
+                self.gk1 = nn.Linear(cfg["gate_low_rank"], KV * hd, bias=True)
+                self.g_norm = nn.Parameter(torch.ones(hd))
+            self.mlp_norm = nn.Parameter(torch.ones(d))
+            self.gate = nn.Linear(d, cfg["hidden_dim"], bias=False)
+            self.up = nn.Linear(d, cfg["hidden_dim"], bias=False)
+            self.down = nn.Linear(cfg["hidden_dim"], d, bias=False)
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(cfg["vocab_size"], d)
+            self.layers = nn.ModuleList([Layer(i in cfg["attn_layers"]) for i in range(cfg["n_layers"])])
+            self.norm = nn.Parameter(torch.ones(d))
+            self.lm_head = nn.Linear(d, cfg["vocab_size"], bias=False)
+            self.drop = nn.Dropout(cfg["dropout"])
+            inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+            ang = torch.outer(torch.arange(cfg["seq_len"], dtype=torch.float64), inv)
+            self.register_buffer("cos", torch.cat([ang.cos(), ang.cos()], -1), persistent=False)
+            self.register_buffer("sin", torch.cat([ang.sin(), ang.sin()], -1), persistent=False)
+            for name, p in self.named_parameters():
+                if p.dim() == 2:
+                    std = 0.02 / math.sqrt(2 * cfg["n_layers"]) if name.endswith(("o.weight", "down.weight")) else 0.02
+                    nn.init.normal_(p, 0.0, std)
+                elif name.endswith("gk1.bias"):  # gate near 1 at the start (exp(logsigmoid(4) / 16) ~ 0.999)
+                    nn.init.constant_(p, 4.0)
+                elif name.endswith("bias"):
+                    nn.init.zeros_(p)
+
+        def rms(self, x, w):
+            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + cfg["norm_eps"]) * w
+
+        def rope(self, x, T):
+            cos = self.cos[:T].to(x.dtype)
+            sin = self.sin[:T].to(x.dtype)
+            h = x.shape[-1] // 2
+            return x * cos + torch.cat([-x[..., h:], x[..., :h]], -1) * sin
+
+        def gla(self, q, k, v, g, chunk=64):
+            """o_t = hd^-0.5 q_t S_t, S_t = diag(exp g_t) S_{t-1} + k_t^T v_t, in chunks: within a chunk the
+            decays between positions exp(b_t - b_s) (b the cumulative log gate, every exponent <= 0), across
+            chunks the carried state. q, k, v, g: [B, H, T, D]."""
+            B, Hh, T, D = q.shape
+            q = q * D ** -0.5
+            S = q.new_zeros(B, Hh, D, D)
+            out = []
+            for c0 in range(0, T, chunk):
+                qc, kc, vc, gc = (t[:, :, c0:c0 + chunk] for t in (q, k, v, g))
+                C = qc.shape[2]
+                b = gc.cumsum(2)  # [B, H, C, D]
+                diff = b[:, :, :, None, :] - b[:, :, None, :, :]  # [B, H, t, s, D]
+                causal = torch.ones(C, C, dtype=torch.bool, device=q.device).tril()
+                decay = torch.where(causal[None, None, :, :, None], diff, torch.full_like(diff, float("-inf"))).exp()
+                a = torch.einsum("bhtd,bhsd,bhtsd->bhts", qc, kc, decay)
+                o = a @ vc + (qc * b.exp()) @ S
+                last = b[:, :, -1:, :]  # [B, H, 1, D]
+                S = last.exp().transpose(2, 3) * S + (kc * (last - b).exp()).transpose(2, 3) @ vc
+                out.append(o)
+            return torch.cat(out, 2)
+
+        def forward(self, idx):
+            B, T = idx.shape
+            pos = torch.arange(T, device=idx.device)
+            window = (pos[None, :] <= pos[:, None]) & (pos[:, None] - pos[None, :] <= cfg["window"])
+            x = self.drop(self.embed(idx))
+            for L in self.layers:
+                h = self.rms(x, L.attn_norm)
+                q = L.q(h).view(B, T, H, hd).transpose(1, 2)
+                k = L.k(h).view(B, T, KV, hd).transpose(1, 2).repeat_interleave(H // KV, dim=1)
+                v = L.v(h).view(B, T, KV, hd).transpose(1, 2).repeat_interleave(H // KV, dim=1)
+                if L.swa:
+                    q, k = self.rope(q, T), self.rope(k, T)
+                    att = (q @ k.transpose(-2, -1)) / math.sqrt(hd)
+                    att = att.masked_fill(~window, float("-inf"))
+                    y = self.drop(F.softmax(att, dim=-1)) @ v
+                else:
+                    gk = L.gk1(L.gk0(h)).view(B, T, KV, hd).transpose(1, 2).repeat_interleave(H // KV, dim=1)
+                    g = F.logsigmoid(gk) / cfg["gate_logit_normalizer"]
+                    y = self.gla(F.relu(q), F.relu(k), v, g)
+                    y = self.rms(y, L.g_norm)
+                x = x + self.drop(L.o(y.transpose(1, 2).reshape(B, T, H * hd)))
+                h = self.rms(x, L.mlp_norm)
+                x = x + self.drop(L.down(F.silu(L.gate(h)) * L.up(h)))
+            return self.lm_head(self.rms(x, self.norm))
+
+    return Model()
+
+
+def gla_swa_state(model, cfg):
+    """The release's tensor names (data/configs/SPIKINGBRAIN.md §2) -> numpy float32 arrays."""
+    out = {"model.embeddings.weight": model.embed.weight}
+    for i, L in enumerate(model.layers):
+        p = f"model.layers.{i}."
+        out[p + "attn_norm.weight"] = L.attn_norm
+        for name, lin in (("q_proj", L.q), ("k_proj", L.k), ("v_proj", L.v)):
+            out[p + f"attn.{name}.weight"] = lin.weight
+            out[p + f"attn.{name}.bias"] = lin.bias
+        out[p + "attn.o_proj.weight"] = L.o.weight
+        if not L.swa:
+            out[p + "attn.gk_proj.0.weight"] = L.gk0.weight
+            out[p + "attn.gk_proj.1.weight"] = L.gk1.weight
+            out[p + "attn.gk_proj.1.bias"] = L.gk1.bias
+            out[p + "attn.g_norm.weight"] = L.g_norm
+        out[p + "mlp_norm.weight"] = L.mlp_norm
+        out[p + "mlp.gate_proj.weight"] = L.gate.weight
+        out[p + "mlp.up_proj.weight"] = L.up.weight
+        out[p + "mlp.down_proj.weight"] = L.down.weight
+    out["model.norm.weight"] = model.norm
+    out["lm_head.weight"] = model.lm_head.weight
+    return {k: v.detach().float().cpu().numpy() for k, v in out.items()}
+
+
+def gla_swa_config(cfg):
+    """config.json as the release writes it (W8ASpike/config.json's fields)."""
+    return {
+        "architectures": ["GLAswaForCausalLM"],
+        "model_type": "gla_swa",
+        "attn_layers": cfg["attn_layers"],
+        "attn_mode": "chunk",
+        "hidden_act": "swish",
+        "hidden_size": cfg["dim"],
+        "intermediate_size": cfg["hidden_dim"],
+        "max_position_embeddings": cfg["seq_len"],
+        "norm_eps": cfg["norm_eps"],
+        "num_attention_heads": cfg["n_heads"],
+        "num_hidden_layers": cfg["n_layers"],
+        "num_key_value_heads": cfg["n_kv_heads"],
+        "rope_theta": cfg["rope_theta"],
+        "sliding_window": cfg["window"],
+        "tie_word_embeddings": False,
+        "use_short_conv": False,
+        "vocab_size": cfg["vocab_size"],
+        "bos_token_id": BOS,
+        "eos_token_id": EOS,
+        "torch_dtype": "float16",
+    }
+
+
 def hf_state(model, cfg):
     """Hugging Face LlamaForCausalLM tensor names -> numpy float32 arrays."""
     out = {"model.embed_tokens.weight": model.embed.weight}
@@ -394,7 +559,11 @@ def train(args):
         "norm_eps": 1e-5,
         "dropout": args.dropout,
     }
-    model = build_model(torch, cfg).to(device)
+    gla_swa = args.arch == "gla_swa"
+    if gla_swa:  # SpikingBrain-7B's values where they are not sizes (configuration_gla_swa.py)
+        cfg.update({"norm_eps": 1e-6, "window": args.window, "gate_low_rank": 16, "gate_logit_normalizer": 16.0,
+                    "attn_layers": list(range(1, args.layers, 2))})
+    model = (build_gla_swa_model if gla_swa else build_model)(torch, cfg).to(device)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params} parameters, config {cfg}, device {device}", flush=True)
 
@@ -446,6 +615,10 @@ def train(args):
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if step == args.steps:
             break
+        if args.max_seconds and time.time() - t0 > args.max_seconds:  # keep the best evaluated so far
+            log.append({"stopped": f"time limit {args.max_seconds} s at step {step}"})
+            print(json.dumps(log[-1]), flush=True)
+            break
         lr = args.lr * min(1.0, (step + 1) / args.warmup)
         lr *= 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / args.steps))
         for g in opt.param_groups:
@@ -460,18 +633,18 @@ def train(args):
 
     # The best validation checkpoint, rounded to float16 as it is stored, evaluated again.
     model.load_state_dict(best_state)
-    state = {k: v.astype(np.float16) for k, v in hf_state(model, cfg).items()}
+    state = {k: v.astype(np.float16) for k, v in (gla_swa_state if gla_swa else hf_state)(model, cfg).items()}
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(p.half().float())
     final = evaluate()
-    best_step = min(log, key=lambda e: e["validation_loss"])["step"]
+    best_step = min((e for e in log if "validation_loss" in e), key=lambda e: e["validation_loss"])["step"]
 
     os.makedirs(args.out, exist_ok=True)
     write_safetensors(os.path.join(args.out, "model.safetensors"), state,
                       {"format": "pt", "trained_by": "scripts/train_llm.py"})
     with open(os.path.join(args.out, "config.json"), "w") as f:
-        json.dump(hf_config(cfg), f, indent=2)
+        json.dump((gla_swa_config if gla_swa else hf_config)(cfg), f, indent=2)
         f.write("\n")
     shutil.copyfile(os.path.join(args.work, "tokenizer.bin"), os.path.join(args.out, "tokenizer.bin"))
 
@@ -485,6 +658,10 @@ def train(args):
         greedy = list(ids)
         for _ in range(24):
             greedy.append(int(model(torch.tensor([greedy]))[0, -1].argmax()))
+    if gla_swa:  # the independent numpy reference on the saved file, beside the torch model's own logits
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import spikingbrain_reference
+        numpy_ref = spikingbrain_reference.run(args.out, ids, generate=24)
     ref = {
         "note": "float64 PyTorch forward pass of model.safetensors (scripts/train_llm.py); logits[i] follow tokens[i]",
         "prompt": REFERENCE_PROMPT,
@@ -493,6 +670,13 @@ def train(args):
         "greedy_tokens": greedy,
         "greedy_text": tok.decode(greedy),
     }
+    if gla_swa:
+        ref["note"] += ("; reference_* keys: scripts/spikingbrain_reference.py (float64 numpy, written from the "
+                        "release's code) on the saved file: all prompt positions and its greedy tokens")
+        ref["reference_logits"] = [[float("%.9g" % v) for v in row] for row in numpy_ref["prefill_logits"]]
+        ref["reference_greedy_tokens"] = list(ids) + numpy_ref["generated_tokens"]
+        ref["torch_vs_reference_max_abs"] = float(np.max(np.abs(np.array(logits.tolist()) -
+                                                                np.array(numpy_ref["prefill_logits"]))))
     if os.path.exists(args.check_text):  # run.c-style encoding of a text file, for spikesim's tokenizer test
         with open(args.check_text) as f:
             text = f.read()
@@ -545,6 +729,9 @@ def main():
     t = sub.add_parser("train", help="train the model (PyTorch)")
     t.add_argument("--work", default="out/kjv")
     t.add_argument("--out", default="data/models/kjv-llama")
+    t.add_argument("--arch", choices=["llama", "gla_swa"], default="llama")
+    t.add_argument("--window", type=int, default=64, help="gla_swa: sliding window W (W + 1 keys)")
+    t.add_argument("--max-seconds", type=float, default=0, help="stop training after this long (0: no limit)")
     t.add_argument("--device", default="cpu")
     t.add_argument("--seed", type=int, default=20240611)
     t.add_argument("--dim", type=int, default=192)
