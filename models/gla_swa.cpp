@@ -133,6 +133,104 @@ LlmConfig read_gla_swa_config(const Config& j, std::int64_t default_context) {
   return c;
 }
 
+LlmConfig read_spikingbrain_moe_config(const Config& j, std::int64_t default_context) {
+  const std::string& file = j.file();
+  LlmConfig c;
+  c.architecture = spikingbrain_moe_architecture;
+  c.config_only = true;
+  c.dim = j.at("hidden_size").integer(1, max_llm_width);
+  c.n_layers = j.at("num_hidden_layers").integer(1, max_llm_layers);
+  c.n_heads = j.at("num_attention_heads").integer(1, max_llm_heads);
+  c.n_kv_heads = j.integer_or("num_key_value_heads", c.n_heads, 1, max_llm_heads);
+  c.head_dim = j.integer_or("head_dim", c.dim / c.n_heads, 1, max_llm_width);
+  c.hidden_dim = j.at("intermediate_size").integer(1, max_llm_width);
+  c.vocab_size = j.at("vocab_size").integer(1, max_llm_vocab);
+  const std::int64_t context = default_context > 0 ? default_context : 131072;
+  c.seq_len = j.integer_or("max_position_embeddings", context, 1, max_llm_context);
+  c.norm_eps = j.number_or("norm_eps", 1e-6, 0.0, 1.0);
+  c.rope_theta = j.number_or("rope_theta", 1e6, 0.0);
+  if (!(c.rope_theta > 0.0)) j.at("rope_theta").fail("must be positive");
+  const std::string act = j.string_or("hidden_act", "silu");
+  if (act != "silu" && act != "swish") j.at("hidden_act").fail(cat("'", act, "' not supported (silu)"));
+  c.tied_classifier = j.boolean_or("tie_word_embeddings", false);
+  c.qkv_bias = j.boolean_or("attention_bias", true);
+  c.rope = RopeStyle::half;
+  c.gla_key_gate = true;
+  c.attention_query_site = true;  // as the 7B release (the report codes "all linear projection" inputs)
+  c.kv_int8 = true;
+
+  const auto expect_string = [](const Config& obj, const char* key, const std::string& want) {
+    if (obj.has(key) && obj.at(key).string() != want)
+      obj.at(key).fail(cat("'", obj.at(key).string(), "' not supported (spikesim implements '", want, "')"));
+  };
+  // Layers: "gla+swa" / "gla+full" (the softmax branch beside the linear one).
+  const std::int64_t window = j.at("sliding_window").integer(1, max_llm_context);
+  const Config types = j.at("layer_types");
+  if (types.size() != static_cast<std::size_t>(c.n_layers))
+    types.fail(cat("has ", types.size(), " entries, expected num_hidden_layers = ", c.n_layers));
+  c.layer_kinds.assign(types.size(), LayerKind::hybrid);
+  c.window.assign(types.size(), 0);
+  for (std::size_t l = 0; l < types.size(); ++l) {
+    const std::string t = types.at(l).string();
+    if (t != "gla+swa" && t != "gla+full")
+      types.at(l).fail(cat("'", t, "' is an unknown layer type (gla+swa, gla+full)"));
+    c.window[l] = t == "gla+swa" ? window + 1 : 0;  // W + 1 keys, as the 7B release's flash-attn window
+  }
+  if (j.has("sink_tokens")) {
+    const Config sinks = j.at("sink_tokens");
+    c.sink_tokens = sinks.integer_or("num_tokens", 0, 0, max_llm_context);
+    if (sinks.boolean_or("per_layer", false))
+      sinks.at("per_layer").fail("true not supported (one set of sink embeddings at the input)");
+    if (sinks.boolean_or("causal_among_sinks", false))
+      sinks.at("causal_among_sinks")
+          .fail("true not supported (the report: sinks attend each other unmasked)");
+  }
+  if (j.has("linear_attention")) {
+    const Config la = j.at("linear_attention");
+    expect_string(la, "type", "gla");
+    expect_string(la, "feature_map", "sigmoid");
+    expect_string(la, "gate", "one_minus_key");
+    expect_string(la, "output_norm", "rmsnorm_per_head");
+    expect_string(la, "scale", "head_dim^-0.5");
+    if (la.integer_or("num_heads", c.n_heads) != c.n_heads)
+      la.at("num_heads").fail(cat("must equal num_attention_heads ", c.n_heads));
+    if (la.integer_or("num_key_value_heads", c.n_kv_heads) != c.n_kv_heads)
+      la.at("num_key_value_heads").fail(cat("must equal num_key_value_heads ", c.n_kv_heads));
+    if (la.boolean_or("qkv_bias", c.qkv_bias) != c.qkv_bias)
+      la.at("qkv_bias").fail("must equal attention_bias (one bias flag for both branches)");
+  }
+  if (j.has("hybrid")) {
+    expect_string(j.at("hybrid"), "branch_norm", "rmsnorm");
+    expect_string(j.at("hybrid"), "combine", "sum");
+  }
+  // MLPs: dense SwiGLU or MoE.
+  const Config mlps = j.at("mlp_layer_types");
+  if (mlps.size() != static_cast<std::size_t>(c.n_layers))
+    mlps.fail(cat("has ", mlps.size(), " entries, expected num_hidden_layers = ", c.n_layers));
+  MoeConfig& m = c.moe;
+  m.sparse.assign(mlps.size(), false);
+  for (std::size_t l = 0; l < mlps.size(); ++l) {
+    const std::string t = mlps.at(l).string();
+    if (t != "dense" && t != "moe") mlps.at(l).fail(cat("'", t, "' is unknown (dense, moe)"));
+    m.sparse[l] = t == "moe";
+  }
+  if (std::find(m.sparse.begin(), m.sparse.end(), true) != m.sparse.end()) {
+    const Config moe = j.at("moe");
+    m.experts = moe.at("num_experts").integer(1, max_llm_width);
+    m.top_k = moe.at("num_experts_per_tok").integer(1, m.experts);
+    m.expert_hidden = moe.integer_or("expert_intermediate_size", c.hidden_dim, 1, max_llm_width);
+    const std::int64_t shared = moe.integer_or("num_shared_experts", 0, 0, 1);
+    m.shared_hidden =
+        shared > 0 ? moe.integer_or("shared_expert_intermediate_size", m.expert_hidden, 1, max_llm_width) : 0;
+    m.shared_gated = moe.boolean_or("shared_expert_gate", false);
+    m.norm_topk_prob = moe.boolean_or("normalize_topk_weights", false);
+    expect_string(moe, "router_activation", "softmax");
+    m.names = MoeNames::qwen;
+  }
+  validate(c, file);
+  return c;
+}
+
 void set_gla_gate_layout(LlmConfig& c, const std::map<std::string, Tensor>& tensors,
                          const std::string& file) {
   for (const auto& [name, t] : tensors) {

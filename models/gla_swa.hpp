@@ -27,10 +27,20 @@
 namespace spikesim::models {
 
 inline constexpr const char* gla_swa_architecture = "GLAswaForCausalLM";
+inline constexpr const char* spikingbrain_moe_architecture =
+    "SpikingBrain76B";  // model_type spikingbrain_hybrid_moe
 
 // The config of a gla_swa config.json (already parsed); ModelError names the file and key. The GLA gate
 // layout (low-rank 16, the release's hf_7B_model) is fixed later from the tensors (set_gla_gate_layout).
 LlmConfig read_gla_swa_config(const JsonAt<ModelError>& j, std::int64_t default_context);
+
+// SpikingBrain-76B-A12B as reconstructed from the technical report (data/configs/spikingbrain-76b.json and
+// the README beside it: every value the report does not state is marked there). Per layer GLA (sigmoid q / k,
+// decay 1 - k) in parallel with sliding-window or full softmax attention over 128 sink tokens, each branch
+// RMS-normalised, summed; dense SwiGLU or MoE (routed top-k + an ungated shared expert) per mlp_layer_types.
+// No code or weights are released: the config is for `spikesim account` only (config_only). Every key is
+// checked against the values spikesim implements; other values are refused naming the key.
+LlmConfig read_spikingbrain_moe_config(const JsonAt<ModelError>& j, std::int64_t default_context);
 
 // Sets config.gla_low_rank from the checkpoint's tensors: gk_proj.0.weight's rows, or 0 for a merged
 // gk_proj.weight (W8ASpike). A config's gate_low_rank_dim must agree; W8ASpike's weight_quantizer scales

@@ -52,8 +52,9 @@ namespace {
 
 const std::set<std::string>& supported_architectures() {
   static const std::set<std::string> names = {
-      "LlamaForCausalLM",   "Qwen2ForCausalLM",    "Qwen3ForCausalLM",    "MistralForCausalLM",
-      "MixtralForCausalLM", "Qwen2MoeForCausalLM", "Qwen3MoeForCausalLM", gla_swa_architecture};
+      "LlamaForCausalLM",    "Qwen2ForCausalLM",   "Qwen3ForCausalLM",
+      "MistralForCausalLM",  "MixtralForCausalLM", "Qwen2MoeForCausalLM",
+      "Qwen3MoeForCausalLM", gla_swa_architecture, spikingbrain_moe_architecture};
   return names;
 }
 
@@ -61,10 +62,15 @@ std::string architecture_of(const Config& j) {
   if (j.has("architectures") && j.at("architectures").is_array() && j.at("architectures").size() > 0)
     return j.at("architectures").at(0).string();
   static const std::map<std::string, std::string> by_type = {
-      {"llama", "LlamaForCausalLM"},        {"qwen2", "Qwen2ForCausalLM"},
-      {"qwen3", "Qwen3ForCausalLM"},        {"mistral", "MistralForCausalLM"},
-      {"mixtral", "MixtralForCausalLM"},    {"qwen2_moe", "Qwen2MoeForCausalLM"},
-      {"qwen3_moe", "Qwen3MoeForCausalLM"}, {"gla_swa", gla_swa_architecture}};
+      {"llama", "LlamaForCausalLM"},
+      {"qwen2", "Qwen2ForCausalLM"},
+      {"qwen3", "Qwen3ForCausalLM"},
+      {"mistral", "MistralForCausalLM"},
+      {"mixtral", "MixtralForCausalLM"},
+      {"qwen2_moe", "Qwen2MoeForCausalLM"},
+      {"qwen3_moe", "Qwen3MoeForCausalLM"},
+      {"gla_swa", gla_swa_architecture},
+      {"spikingbrain_hybrid_moe", spikingbrain_moe_architecture}};
   const auto type = j.string_or("model_type", "");
   const auto it = by_type.find(type);
   return it != by_type.end() ? it->second : type;
@@ -246,6 +252,7 @@ LlmConfig read_hf_config(const std::filesystem::path& config_json, std::int64_t 
             ")"));
   }
   if (arch == gla_swa_architecture) return read_gla_swa_config(j, default_context);
+  if (arch == spikingbrain_moe_architecture) return read_spikingbrain_moe_config(j, default_context);
   const bool qwen2 = arch == "Qwen2ForCausalLM" || arch == "Qwen2MoeForCausalLM";
   c.architecture = arch;
   // Sizes: whole numbers within the limits of validate(), so nothing is sized from an absurd value.
@@ -310,6 +317,10 @@ LlmModel load_hf_llm(const std::filesystem::path& model) {
   }
   LlmModel m;
   m.config = read_hf_config(config_json);
+  if (m.config.config_only) {
+    throw ModelError(cat(config_json.string(), ": ", m.config.architecture,
+                         " has no released code or weights; its config is for `spikesim account` only"));
+  }
   const std::filesystem::path dir = config_json.parent_path();
 
   // Which safetensors files: the one given, the sharded index, or model.safetensors.

@@ -29,7 +29,15 @@ std::string_view name(RopeType type) {
 }
 
 std::string_view name(LayerKind kind) {
-  return kind == LayerKind::gla ? "gla" : "attention";
+  switch (kind) {
+    case LayerKind::attention:
+      return "attention";
+    case LayerKind::gla:
+      return "gla";
+    case LayerKind::hybrid:
+      return "hybrid";
+  }
+  return "?";
 }
 
 // transformers modeling_rope_utils.py (5.17): _compute_default_rope_parameters, _compute_linear_scaling_...,
@@ -116,12 +124,14 @@ std::int64_t count_parameters(const LlmConfig& c, bool active) {
       const std::int64_t r = c.gla_rank();
       gate = (r > 0 ? r * c.dim + c.kv_dim() * r : c.kv_dim() * c.dim) + c.kv_dim() + c.head_dim;
     }
+    if (c.kind_of(l) == LayerKind::hybrid)  // the second (linear) branch, its g_norm and both branch norms
+      gate = attn + biases - (c.o_bias ? c.dim : 0) + c.head_dim + 2 * c.dim;
     total += gate;
     std::int64_t mlp = mlp_weights(c.dim, c.hidden_dim);
     if (c.moe.sparse_layer(l)) {
       const MoeConfig& m = c.moe;
       mlp = m.experts * c.dim + (active ? m.top_k : m.experts) * mlp_weights(c.dim, m.expert_hidden);
-      if (m.shared_hidden > 0) mlp += mlp_weights(c.dim, m.shared_hidden) + c.dim;
+      if (m.shared_hidden > 0) mlp += mlp_weights(c.dim, m.shared_hidden) + (m.shared_gated ? c.dim : 0);
     }
     total += attn + biases + norms + mlp;
   }
@@ -233,9 +243,12 @@ void check_layer_count(const LlmConfig& c, const std::vector<std::string>& names
 }
 
 std::string layer_tensor_name(std::int64_t layer, const std::string& role, const std::string& kind) {
-  const bool norm = role == "input_layernorm" || role == "post_attention_layernorm";
+  // Norms and SpikingBrain-76B's second branch (linear_attn.*, the branch norms) sit at the layer's top
+  // level.
+  const bool top = role == "input_layernorm" || role == "post_attention_layernorm" ||
+                   role.rfind("linear_attn", 0) == 0 || role.ends_with("branch_norm");
   const bool mlp = role == "gate_proj" || role == "up_proj" || role == "down_proj";
-  return cat("model.layers.", layer, ".", norm ? "" : (mlp ? "mlp." : "self_attn."), role, ".", kind);
+  return cat("model.layers.", layer, ".", top ? "" : (mlp ? "mlp." : "self_attn."), role, ".", kind);
 }
 
 std::string layer_tensor_name(const LlmConfig& c, std::int64_t layer, const std::string& role,
@@ -297,6 +310,20 @@ std::vector<TensorSpec> required_tensors(const LlmConfig& c) {
       specs.push_back({name(l, "q_norm"), {c.head_dim}});
       specs.push_back({name(l, "k_norm"), {c.head_dim}});
     }
+    if (c.kind_of(l) == LayerKind::hybrid) {  // the linear-attention branch beside the softmax one
+      specs.push_back({name(l, "linear_attn.q_proj"), {c.q_dim(), c.dim}});
+      specs.push_back({name(l, "linear_attn.k_proj"), {c.kv_dim(), c.dim}});
+      specs.push_back({name(l, "linear_attn.v_proj"), {c.kv_dim(), c.dim}});
+      if (c.qkv_bias) {
+        specs.push_back({name(l, "linear_attn.q_proj", "bias"), {c.q_dim()}});
+        specs.push_back({name(l, "linear_attn.k_proj", "bias"), {c.kv_dim()}});
+        specs.push_back({name(l, "linear_attn.v_proj", "bias"), {c.kv_dim()}});
+      }
+      specs.push_back({name(l, "linear_attn.g_norm"), {c.head_dim}});
+      specs.push_back({name(l, "linear_attn.o_proj"), {c.dim, c.q_dim()}});
+      specs.push_back({name(l, "linear_attn_branch_norm"), {c.dim}});
+      specs.push_back({name(l, "attn_branch_norm"), {c.dim}});
+    }
     if (c.kind_of(l) == LayerKind::gla) {
       const std::int64_t r = c.gla_rank();
       if (r > 0) {
@@ -324,7 +351,7 @@ std::vector<TensorSpec> required_tensors(const LlmConfig& c) {
         specs.push_back({moe_tensor_name(c, l, 0, MoeRole::shared_gate), {m.shared_hidden, c.dim}});
         specs.push_back({moe_tensor_name(c, l, 0, MoeRole::shared_up), {m.shared_hidden, c.dim}});
         specs.push_back({moe_tensor_name(c, l, 0, MoeRole::shared_down), {c.dim, m.shared_hidden}});
-        specs.push_back({moe_tensor_name(c, l, 0, MoeRole::shared_router), {1, c.dim}});
+        if (m.shared_gated) specs.push_back({moe_tensor_name(c, l, 0, MoeRole::shared_router), {1, c.dim}});
       }
       continue;
     }
@@ -432,52 +459,82 @@ void build_llm_graph(LlmModel& model) {
     g.at(gn).ints["heads"] = c.n_heads;
     return gn;
   };
+  // SpikingBrain-76B's linear branch: sigmoid feature maps, the decay tied to the key (1 - k), g_norm, its
+  // own o projection (site la_out).
+  auto key_gated_gla = [&](std::int64_t l, const std::string& p, Vertex in) {
+    const Vertex q = g.linear(l, "linear_attn.q_proj", c.qkv_bias, in, "attn_in");
+    const Vertex k = g.linear(l, "linear_attn.k_proj", c.qkv_bias, in, "attn_in");
+    const Vertex v = g.linear(l, "linear_attn.v_proj", c.qkv_bias, in, "attn_in");
+    const Vertex qs = g.op(OpKind::sigmoid, p + "linear_attn.q_sigmoid", {}, {q});
+    const Vertex ks = g.op(OpKind::sigmoid, p + "linear_attn.k_sigmoid", {}, {k});
+    const Vertex mix = g.op(OpKind::gla, p + "linear_attn.gla", {}, {qs, ks, v});
+    g.at(mix).ints = {
+        {"heads", c.n_heads}, {"kv_heads", c.n_kv_heads}, {"head_dim", c.head_dim}, {"key_gate", 1}};
+    const Vertex gn = norm(p + "linear_attn.g_norm", layer_tensor_name(c, l, "linear_attn.g_norm"), mix);
+    g.at(gn).ints["heads"] = c.n_heads;
+    return g.linear(l, "linear_attn.o_proj", false, gn, "la_out");
+  };
+  auto softmax_attention = [&](std::int64_t l, const std::string& p, Vertex in) {
+    Vertex q = g.linear(l, "q_proj", c.qkv_bias, in, "attn_in");
+    Vertex k = g.linear(l, "k_proj", c.qkv_bias, in, "attn_in");
+    const Vertex v = g.linear(l, "v_proj", c.qkv_bias, in, "attn_in");
+    if (c.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim, one weight shared by the heads
+      q = norm(p + "q_norm", layer_tensor_name(c, l, "q_norm"), q);
+      g.at(q).ints["heads"] = c.n_heads;
+      k = norm(p + "k_norm", layer_tensor_name(c, l, "k_norm"), k);
+      g.at(k).ints["heads"] = c.n_kv_heads;
+    }
+    // One rope op rotates the query and the key heads (outputs 0 and 1).
+    const Vertex rope = g.op(OpKind::rope, p + "rope", {}, {q, k});
+    g.at(rope).ints = {{"heads", c.n_heads},
+                       {"kv_heads", c.n_kv_heads},
+                       {"head_dim", c.head_dim},
+                       {"context", c.seq_len},
+                       {"interleaved", c.rope == RopeStyle::interleaved ? 1 : 0}};
+    g.at(rope).floats["theta"] = c.rope_theta;
+    g.at(rope).strings["rope_type"] = name(c.rope_scaling.type);
+    if (c.rope_scaling.type == RopeType::dynamic) {
+      g.at(rope).floats["dynamic_factor"] = c.rope_scaling.factor;
+      g.at(rope).ints["dynamic_context"] = c.rope_scaling.original_context;
+    } else if (c.rope_scaling.type != RopeType::plain) {
+      g.at(rope).float_lists["inv_freq"] = freqs.inv_freq;
+      g.at(rope).floats["attention_scaling"] = freqs.attention_scaling;
+    }
+    const Vertex attn = g.op(OpKind::attention, p + "attention", {}, {});
+    g.at(attn).ints = {{"heads", c.n_heads},
+                       {"kv_heads", c.n_kv_heads},
+                       {"head_dim", c.head_dim},
+                       {"context", c.seq_len},
+                       {"window", c.window_of(l)}};
+    if (c.attention_query_site) g.at(attn).strings["site"] = p + "attn_query";
+    if (c.kv_int8) g.at(attn).ints["kv_int8"] = 1;
+    if (c.sink_tokens > 0) g.at(attn).ints["sinks"] = c.sink_tokens;
+    model.network.connect(rope, attn, 0, 0);
+    model.network.connect(rope, attn, 1, 1);
+    model.network.connect(v, attn, 2);
+    return attn;
+  };
   for (std::int64_t l = 0; l < c.n_layers; ++l) {
     const std::string p = cat("layers.", l, ".");
     const Vertex attn_norm = norm(p + "attn_norm", layer_tensor_name(c, l, "input_layernorm"), x);
-    Vertex mixed = 0;
-    if (c.kind_of(l) == LayerKind::gla) {
-      mixed = gla(l, p, attn_norm);
-    } else {
-      Vertex q = g.linear(l, "q_proj", c.qkv_bias, attn_norm, "attn_in");
-      Vertex k = g.linear(l, "k_proj", c.qkv_bias, attn_norm, "attn_in");
-      const Vertex v = g.linear(l, "v_proj", c.qkv_bias, attn_norm, "attn_in");
-      if (c.qk_norm) {  // Qwen3: RMSNorm over each head's head_dim, one weight shared by the heads
-        q = norm(p + "q_norm", layer_tensor_name(c, l, "q_norm"), q);
-        g.at(q).ints["heads"] = c.n_heads;
-        k = norm(p + "k_norm", layer_tensor_name(c, l, "k_norm"), k);
-        g.at(k).ints["heads"] = c.n_kv_heads;
+    Vertex o = 0;
+    switch (c.kind_of(l)) {
+      case LayerKind::gla:
+        o = g.linear(l, "o_proj", c.o_bias, gla(l, p, attn_norm), "attn_out");
+        break;
+      case LayerKind::attention:
+        o = g.linear(l, "o_proj", c.o_bias, softmax_attention(l, p, attn_norm), "attn_out");
+        break;
+      case LayerKind::hybrid: {  // both branches normalised, then summed
+        const Vertex la = key_gated_gla(l, p, attn_norm);
+        const Vertex sm = g.linear(l, "o_proj", c.o_bias, softmax_attention(l, p, attn_norm), "attn_out");
+        const Vertex la_n =
+            norm(p + "linear_attn_branch_norm", layer_tensor_name(c, l, "linear_attn_branch_norm"), la);
+        const Vertex sm_n = norm(p + "attn_branch_norm", layer_tensor_name(c, l, "attn_branch_norm"), sm);
+        o = g.op(OpKind::add, p + "branch_sum", {}, {la_n, sm_n});
+        break;
       }
-      // One rope op rotates the query and the key heads (outputs 0 and 1).
-      const Vertex rope = g.op(OpKind::rope, p + "rope", {}, {q, k});
-      g.at(rope).ints = {{"heads", c.n_heads},
-                         {"kv_heads", c.n_kv_heads},
-                         {"head_dim", c.head_dim},
-                         {"context", c.seq_len},
-                         {"interleaved", c.rope == RopeStyle::interleaved ? 1 : 0}};
-      g.at(rope).floats["theta"] = c.rope_theta;
-      g.at(rope).strings["rope_type"] = name(c.rope_scaling.type);
-      if (c.rope_scaling.type == RopeType::dynamic) {
-        g.at(rope).floats["dynamic_factor"] = c.rope_scaling.factor;
-        g.at(rope).ints["dynamic_context"] = c.rope_scaling.original_context;
-      } else if (c.rope_scaling.type != RopeType::plain) {
-        g.at(rope).float_lists["inv_freq"] = freqs.inv_freq;
-        g.at(rope).floats["attention_scaling"] = freqs.attention_scaling;
-      }
-      const Vertex attn = g.op(OpKind::attention, p + "attention", {}, {});
-      g.at(attn).ints = {{"heads", c.n_heads},
-                         {"kv_heads", c.n_kv_heads},
-                         {"head_dim", c.head_dim},
-                         {"context", c.seq_len},
-                         {"window", c.window_of(l)}};
-      if (c.attention_query_site) g.at(attn).strings["site"] = p + "attn_query";
-      if (c.kv_int8) g.at(attn).ints["kv_int8"] = 1;
-      model.network.connect(rope, attn, 0, 0);
-      model.network.connect(rope, attn, 1, 1);
-      model.network.connect(v, attn, 2);
-      mixed = attn;
     }
-    const Vertex o = g.linear(l, "o_proj", c.o_bias, mixed, "attn_out");
     const Vertex attn_res = g.op(OpKind::add, p + "attn_residual", {}, {x, o});
     const Vertex mlp_norm =
         norm(p + "mlp_norm", layer_tensor_name(c, l, "post_attention_layernorm"), attn_res);
@@ -497,7 +554,7 @@ void build_llm_graph(LlmModel& model) {
         t["shared.gate"] = moe_tensor_name(c, l, 0, MoeRole::shared_gate);
         t["shared.up"] = moe_tensor_name(c, l, 0, MoeRole::shared_up);
         t["shared.down"] = moe_tensor_name(c, l, 0, MoeRole::shared_down);
-        t["shared.router"] = moe_tensor_name(c, l, 0, MoeRole::shared_router);
+        if (m.shared_gated) t["shared.router"] = moe_tensor_name(c, l, 0, MoeRole::shared_router);
       }
       mlp_out = g.op(OpKind::moe, p + "moe", t, {mlp_norm, router});
       g.at(mlp_out).strings["site"] = p + "mlp_in";

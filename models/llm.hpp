@@ -67,7 +67,8 @@ struct MoeConfig {
   std::int64_t top_k = 0;
   std::int64_t expert_hidden = 0;  // intermediate size of each routed expert
   std::int64_t shared_hidden = 0;  // shared expert's intermediate size (0: none)
-  bool norm_topk_prob = true;      // renormalise the top-k probabilities to sum 1
+  bool shared_gated = true;    // the shared expert is scaled by sigmoid(x . shared_expert_gate) (Qwen2-MoE)
+  bool norm_topk_prob = true;  // renormalise the top-k probabilities to sum 1
   MoeNames names = MoeNames::qwen;
   std::vector<bool> sparse;  // [n_layers] the layer's MLP is the MoE block (else a dense MLP of hidden_dim)
   [[nodiscard]] bool sparse_layer(std::int64_t l) const {
@@ -78,7 +79,9 @@ struct MoeConfig {
 // What a decoder layer mixes tokens with: softmax attention (with its window, if any) or SpikingBrain's
 // gated linear attention (GLA: models/gla_swa.hpp; ReLU q/k, gate logsigmoid(gk) / normaliser, one D x D
 // state per key/value head, per-head g_norm).
-enum class LayerKind { attention, gla };
+// hybrid: SpikingBrain-76B's intra-layer parallel GLA and softmax attention (sliding window or full), each
+// branch's output RMS-normalised, then summed (data/configs/README.md, spikingbrain-76b.json).
+enum class LayerKind { attention, gla, hybrid };
 std::string_view name(LayerKind kind);
 
 // Tensor naming of the checkpoint: Hugging Face Llama-style (model.embed_tokens, self_attn.*,
@@ -118,6 +121,9 @@ struct LlmConfig {
   double gla_normaliser = 16.0;
   bool attention_query_site = false;
   bool kv_int8 = false;
+  bool gla_key_gate = false;  // SpikingBrain-76B's linear attention: sigmoid q / k, decay 1 - k (no gk_proj)
+  std::int64_t sink_tokens = 0;  // learnable tokens every softmax attention also attends (76B: 128)
+  bool config_only = false;      // an architecture without released code or weights: accounting only
   TensorNames names = TensorNames::hf;
   std::int32_t bos_id = 1;
   std::int32_t eos_id = 2;

@@ -53,7 +53,8 @@ void causal_attention(std::span<const float> q, std::span<const float> key, std:
 // per key/value head (query head h reads KV head h / (heads / kv_heads), as repeat_kv), S [kv_heads]
 // [head_dim (key)][head_dim (value)] carried in `state` (float, as fla keeps it) across calls.
 // Sources: BICLab/SpikingBrain-7B hf_7B_model/gla_attention.py:130-171, fla v0.1.0 fla/ops/gla/naive.py:12-41
-// (data/configs/SPIKINGBRAIN.md §4).
+// (data/configs/SPIKINGBRAIN.md §4). An empty gk: the decay is 1 - k itself (SpikingBrain-76B's g_t = 1 -
+// k_t, report §2.2).
 void gated_linear_attention(std::span<const float> q, std::span<const float> k, std::span<const float> v,
                             std::span<const float> gk, std::int64_t heads, std::int64_t kv_heads,
                             std::int64_t head_dim, double normaliser, std::span<float> state,

@@ -29,7 +29,7 @@ SiteCounters token_cost(const Step& s, std::int64_t rows, Positions positions) {
     case StepKind::attention: {
       // q.k and p.v: 2 x heads x head_dim MACs per attended position, causal.
       const AttentionStep& a = s.as<AttentionStep>();
-      const std::uint64_t ctx_sum = attended_sum(positions, rows, a.window);
+      const std::uint64_t ctx_sum = a.keys_sum(attended_sum(positions, rows, a.window), rows);
       macs = 2 * u64(a.heads * a.head_dim) * ctx_sum;
       // Softmax over the scores: exponent, sum and divide per attended position and head.
       c.elementwise_ops = 3 * u64(a.heads) * ctx_sum;
@@ -95,7 +95,7 @@ std::vector<std::int64_t> attended_per_row(Positions positions, std::int64_t row
 
 SiteCounters coded_attention_cost(const AttentionStep& a, std::int64_t rows, Positions positions) {
   SiteCounters c;
-  const std::uint64_t keys = attended_sum(positions, rows, a.window);
+  const std::uint64_t keys = a.keys_sum(attended_sum(positions, rows, a.window), rows);
   const std::uint64_t qk = u64(a.heads * a.head_dim) * keys;
   c.dense_macs = 2 * qk;
   c.uncoded_macs = qk;  // probabilities x values

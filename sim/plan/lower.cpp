@@ -1155,6 +1155,11 @@ class Lowering {
       fail(op, cat("q / k / v have ", width_of(qi), " / ", width_of(ki), " / ", width_of(vi),
                    " features, expected ", q_dim, " / ", kv_dim, " / ", kv_dim));
     a.kv_int8 = op.ints.contains("kv_int8") && op.ints.at("kv_int8") != 0;
+    a.sinks = op.ints.contains("sinks") ? op.ints.at("sinks") : 0;
+    if (a.sinks < 0) fail(op, cat("sink tokens ", a.sinks, " must be >= 0"));
+    if (a.sinks > 0 && !options_.shape_only)
+      fail(op,
+           cat(a.sinks, " sink tokens: attention with learned sinks can be accounted (shape-only), not run"));
     Step s = make_step(a, op, {qi, ki, vi});
     if (op.strings.contains("site")) {  // SpikingBrain's SWA: the query is a coded site (execute.cpp)
       s.site = op.strings.at("site");
@@ -1173,9 +1178,10 @@ class Lowering {
     const int qi = need(v, op, 0, "q");
     const int ki = need(v, op, 1, "k");
     const int vi = need(v, op, 2, "v");
-    const int gi = need(v, op, 3, "gk");
     GlaStep g{int_attr(op, "heads"), int_attr(op, "kv_heads"), int_attr(op, "head_dim"),
-              op.floats.contains("normaliser") ? op.floats.at("normaliser") : 16.0};
+              op.floats.contains("normaliser") ? op.floats.at("normaliser") : 16.0,
+              op.ints.contains("key_gate") && op.ints.at("key_gate") != 0};
+    const int gi = g.key_gate ? vi : need(v, op, 3, "gk");
     if (g.heads < 1 || g.kv_heads < 1 || g.heads % g.kv_heads != 0)
       fail(op, cat(g.heads, " query heads are not a multiple of ", g.kv_heads, " key/value heads"));
     if (g.head_dim < 1) fail(op, cat("head_dim ", g.head_dim, " must be positive"));
@@ -1270,13 +1276,17 @@ class Lowering {
     std::int64_t macs = m.top_k * 3 * m.hidden * m.dim;
     std::int64_t elementwise = m.top_k * (2 * m.hidden + m.dim) + 3 * m.experts;
     if (m.shared_hidden > 0) {
-      m.shared_gate_up =
-          fused(op.name + ".shared_expert.gate_up",
-                {weights_of("shared.gate", m.shared_hidden, m.dim),
-                 weights_of("shared.up", m.shared_hidden, m.dim), weights_of("shared.router", 1, m.dim)});
+      // The shared expert's sigmoid gate (Qwen2-MoE) is a last row of its fused gate/up; SpikingBrain-76B's
+      // shared expert has none.
+      m.shared_gated = op.tensors.contains("shared.router");
+      std::vector<std::shared_ptr<LinearWeights>> parts = {weights_of("shared.gate", m.shared_hidden, m.dim),
+                                                           weights_of("shared.up", m.shared_hidden, m.dim)};
+      if (m.shared_gated) parts.push_back(weights_of("shared.router", 1, m.dim));
+      m.shared_gate_up = fused(op.name + ".shared_expert.gate_up", parts);
       m.shared_down = weights_of("shared.down", m.dim, m.shared_hidden);
-      stored += (3 * m.shared_hidden + 1) * m.dim;
-      macs += (3 * m.shared_hidden + 1) * m.dim;
+      const std::int64_t gate_rows = m.shared_gated ? 1 : 0;
+      stored += (3 * m.shared_hidden + gate_rows) * m.dim;
+      macs += (3 * m.shared_hidden + gate_rows) * m.dim;
       elementwise += 2 * m.shared_hidden + m.dim;
     } else if (op.tensors.contains("shared.gate")) {
       fail(op, "shared expert tensors but shared_hidden 0");

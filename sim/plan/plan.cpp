@@ -211,8 +211,8 @@ void run_step_dense(const Step& s, const std::vector<std::span<const float>>& in
       const GlaStep& g = s.as<GlaStep>();
       const auto n = static_cast<std::size_t>(g.state_floats());
       if (run.pos0 == 0 || run.cache_key->size() != n) run.cache_key->assign(n, 0.0F);  // S_0 = 0
-      ops::gated_linear_attention(ins[0], ins[1], ins[2], ins[3], g.heads, g.kv_heads, g.head_dim,
-                                  g.normaliser, *run.cache_key, out);
+      ops::gated_linear_attention(ins[0], ins[1], ins[2], g.key_gate ? std::span<const float>{} : ins[3],
+                                  g.heads, g.kv_heads, g.head_dim, g.normaliser, *run.cache_key, out);
       return;
     }
     case StepKind::silu_mul:
@@ -250,11 +250,11 @@ void moe_combine(const MoeStep& m, std::int64_t e, const ops::Routing& routing,
 void moe_shared_combine(const MoeStep& m, std::span<const float> gate_up, std::span<const float> y,
                         std::span<float> out) {
   const auto dim = static_cast<std::size_t>(m.dim);
-  const auto width = static_cast<std::size_t>(2 * m.shared_hidden + 1);
+  const auto width = static_cast<std::size_t>(2 * m.shared_hidden + (m.shared_gated ? 1 : 0));
   const std::size_t rows = out.size() / dim;
   for (std::size_t r = 0; r < rows; ++r) {
-    const double g = gate_up[r * width + width - 1];
-    const auto scale = static_cast<float>(1.0 / (1.0 + std::exp(-g)));
+    const double g = m.shared_gated ? static_cast<double>(gate_up[r * width + width - 1]) : 0.0;
+    const auto scale = m.shared_gated ? static_cast<float>(1.0 / (1.0 + std::exp(-g))) : 1.0F;
     for (std::size_t d = 0; d < dim; ++d)
       out[r * dim + d] += scale * y[r * dim + d];
   }
@@ -295,10 +295,10 @@ void moe_dense(const MoeStep& m, std::span<const float> x, std::span<const float
   }
   if (m.shared_hidden > 0) {
     const auto n = static_cast<std::int64_t>(rows);
-    std::vector<float> h(rows * static_cast<std::size_t>(2 * m.shared_hidden + 1));
+    std::vector<float> h(rows * static_cast<std::size_t>(m.shared_gate_up->out));
     dense_forward(*m.shared_gate_up, x, n, h);
     const std::vector<float> a =
-        swiglu_of(h, m.shared_hidden, static_cast<std::size_t>(2 * m.shared_hidden + 1));
+        swiglu_of(h, m.shared_hidden, static_cast<std::size_t>(m.shared_gate_up->out));
     std::vector<float> y(rows * dim);
     dense_forward(*m.shared_down, a, n, y);
     moe_shared_combine(m, h, y, out);

@@ -125,12 +125,18 @@ struct AttentionStep {  // inputs q, k, v; the KV cache is the step's run state
   // layers.L.attn_query) and its events reach the attended keys; keys and values INT8 fake-quantised per
   // token and head (kv_int8) before they enter the cache.
   bool kv_int8 = false;
+  std::int64_t sinks = 0;  // sink tokens every query also attends (SpikingBrain-76B; accounting only)
+  [[nodiscard]] std::uint64_t keys_sum(std::uint64_t attended, std::int64_t rows) const {
+    return attended + static_cast<std::uint64_t>(rows * sinks);
+  }
 };
-// SpikingBrain's gated linear attention (ops::gated_linear_attention): inputs q, k (after ReLU), v, gk; the
+// SpikingBrain's gated linear attention (ops::gated_linear_attention): inputs q, k (after ReLU), v, gk (none
+// with key_gate); the
 // recurrent state [kv_heads][head_dim][head_dim] is the step's run state.
 struct GlaStep {
   std::int64_t heads = 0, kv_heads = 0, head_dim = 0;
   double normaliser = 16.0;
+  bool key_gate = false;  // SpikingBrain-76B: no gk input, the decay is 1 - k (sigmoid keys)
   [[nodiscard]] std::int64_t state_floats() const { return kv_heads * head_dim * head_dim; }
 };
 struct SiluMulStep {};
@@ -142,10 +148,11 @@ struct SiluMulStep {};
 struct MoeStep {
   std::int64_t experts = 0, top_k = 0, dim = 0, hidden = 0, shared_hidden = 0;
   bool norm_topk_prob = true;
+  bool shared_gated = true;  // the shared expert's output is scaled by its sigmoid gate (the last gate_up row)
   std::vector<std::shared_ptr<LinearWeights>> gate_up;  // [experts]: [2 hidden][dim], gate rows then up rows
   std::vector<std::shared_ptr<LinearWeights>> down;     // [experts]: [dim][hidden]
-  std::shared_ptr<LinearWeights> shared_gate_up;        // [2 shared_hidden + 1][dim]: the last row is the
-                                                        // shared expert's gate (shared_expert_gate)
+  std::shared_ptr<LinearWeights> shared_gate_up;        // [2 shared_hidden (+ 1)][dim]: the last row is the
+                                                        // shared expert's gate (shared_expert_gate) if any
   std::shared_ptr<LinearWeights> shared_down;           // [dim][shared_hidden]
 };
 

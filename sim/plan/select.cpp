@@ -37,7 +37,7 @@ std::vector<std::string> shorthand(const std::string& item) {
   if (item == "o") return {"*.attn_out"};
   if (item == "gateup") return {"*.mlp_in"};
   if (item == "down") return {"*.mlp_out"};
-  if (item == "spikingbrain") return {"*.attn_in", "*.attn_out", "*.mlp_in", "*.attn_query"};
+  if (item == "spikingbrain") return {"*.attn_in", "*.attn_out", "*.mlp_in", "*.attn_query", "*.la_out"};
   return {};
 }
 

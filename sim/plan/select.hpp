@@ -12,7 +12,8 @@
 //   qkv, o, gateup, down   decoder LLM shorthands: `*.attn_in` (input of q|k|v), `*.attn_out` (input of o),
 //                          `*.mlp_in` (input of gate|up), `*.mlp_out` (input of down)
 //   spikingbrain           SpikingBrain-7B's released set: qkv, o, gateup (down_proj stays dense), and on
-//                          GLAswa checkpoints the SWA query after RoPE (`*.attn_query`, per token and head)
+//                          GLAswa checkpoints the SWA query after RoPE (`*.attn_query`, per token and head),
+//                          on SpikingBrain-76B configs also the linear branch's o input (`*.la_out`)
 // A list that starts with an exclusion starts from the default. A pattern that matches no site is an error
 // naming it and listing the sites.
 // Defaults: decoder LLMs: spikingbrain; ONNX / Keras networks: every site except the input layer (the sites

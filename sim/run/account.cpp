@@ -101,9 +101,16 @@ struct Source {
   std::string dataset;                         // trace
 };
 
+// Postsynaptic neurons one token's events reach in a MoE block: its top-k experts' gate and up rows and the
+// shared expert's (with its gate row).
+std::int64_t moe_routed_fanout(const MoeStep& m) {
+  return m.top_k * 2 * m.hidden + (m.shared_gate_up ? m.shared_gate_up->out : 0);
+}
+
 // The model type a generator file lists a config under (config.json's model_type).
 std::string model_type_of(const models::LlmConfig& c) {
   if (c.architecture == models::gla_swa_architecture) return "gla_swa";
+  if (c.architecture == models::spikingbrain_moe_architecture) return "spikingbrain_hybrid_moe";
   return c.architecture;
 }
 
@@ -153,11 +160,6 @@ AccountResult account(const AccountRequest& request) {
   const models::LlmModel model = models::shape_only_llm(config, request.config);
   Plan plan =
       lower_network(model.network, {.batch = 1, .sites = {request.sites, false, {}}, .shape_only = true});
-  // Mixture-of-experts blocks are counted by the cost table (top-k routed experts per token, dense): the
-  // routing of synthetic activations through shape-only routers would be made up.
-  for (Step& s : plan.steps) {
-    if (s.kind() == StepKind::moe) s.coded = false;
-  }
 
   // Coded sites and their activation sources; the k-th site (synaptic sites and SpikingBrain's attention
   // query sites, in execution order) reads synthetic stream k.
@@ -169,7 +171,8 @@ AccountResult account(const AccountRequest& request) {
     for (std::size_t i = 0; i < plan.steps.size(); ++i) {
       const Step& s = plan.steps[i];
       const bool query = s.kind() == StepKind::attention && !s.site.empty();
-      if (!s.synaptic() && !query) continue;
+      const bool moe = s.kind() == StepKind::moe;
+      if (!s.synaptic() && !query && !moe) continue;
       const std::size_t site_ordinal = ordinal++;
       if (!s.coded) continue;
       Source src{i, 0, 0, 1, nullptr, ""};
@@ -177,6 +180,10 @@ AccountResult account(const AccountRequest& request) {
         const AttentionStep& a = s.as<AttentionStep>();
         src.in = a.head_dim;
         src.rows_per_token = a.heads;
+      } else if (moe) {  // each token's events reach its top-k experts' gate/up and the shared expert's
+        const MoeStep& m = s.as<MoeStep>();
+        src.in = m.dim;
+        src.out = moe_routed_fanout(m);
       } else {
         const LinearWeights& w = *s.as<LinearStep>().weights;
         src.in = w.in;
@@ -259,7 +266,20 @@ AccountResult account(const AccountRequest& request) {
           trace->read_rows(src.dataset, t0, n, xs);  // the HDF5 library is not thread-safe
           what = cat(trace->file(), ": ", src.dataset, " tokens ", t0, "..", t0 + n - 1);
         }
-        if (s.kind() == StepKind::attention) {
+        if (s.kind() == StepKind::moe) {
+          // Every expert has the same fan-out, so the SOPs do not depend on which experts a token is routed
+          // to: top_k x 2 hidden + the shared expert's rows. The experts' down projections and the
+          // combination stay dense; which expert each token takes (the load) needs the router's weights.
+          const MoeStep& m = s.as<MoeStep>();
+          const std::vector<std::int64_t> fanout(static_cast<std::size_t>(src.in), src.out);
+          code_site(request.site, xs, n, src.in, fanout, fanout, src.out, what, coded[tid]);
+          SiteCounters c = coded[tid].counters;
+          c.dense_macs = nu * static_cast<std::uint64_t>(s.macs_per_row);
+          c.uncoded_macs = nu * static_cast<std::uint64_t>((m.top_k * m.hidden + m.shared_hidden) * m.dim);
+          c.elementwise_ops += nu * static_cast<std::uint64_t>(s.elementwise_per_row);
+          c.dense_weight_words = static_cast<std::uint64_t>(s.weights);
+          part[src.step] = c;
+        } else if (s.kind() == StepKind::attention) {
           // The query per token and head; its events reach the keys each token attends.
           const AttentionStep& a = s.as<AttentionStep>();
           const std::vector<std::int64_t> none(static_cast<std::size_t>(src.in), 0);
@@ -267,8 +287,10 @@ AccountResult account(const AccountRequest& request) {
           SiteCounters c = coded[tid].counters;
           c.tokens = nu;
           c.token_steps = nu * static_cast<std::uint64_t>(coded[tid].coded.steps);
-          add_synapse_side(c, count_query_events(coded[tid].coded, a.heads,
-                                                 attended_per_row({t0, sequence}, n, a.window)));
+          std::vector<std::int64_t> keys = attended_per_row({t0, sequence}, n, a.window);
+          for (std::int64_t& key_count : keys)
+            key_count += a.sinks;
+          add_synapse_side(c, count_query_events(coded[tid].coded, a.heads, keys));
           c += coded_attention_cost(a, n, {t0, sequence});
           part[src.step] = c;
         } else {

@@ -2,7 +2,7 @@
 # SpikingBrain-7B checkpoints end to end through the CLI: run (dense logits = the reference goldens, the SWA
 # query site and the GLA state ops in layers.csv, GLA state vs KV-cache bytes, zero fractions per layer type),
 # generate (the reference's greedy tokens, generation.json), compare over two codings, report (HTML), and
-# account on the released SpikingBrain-7B config (fitted activation generator).
+# account on the released SpikingBrain-7B config (fitted activation generator) and the reconstructed 76B one.
 # Usage: spikingbrain_cli_test.sh SPIKESIM_BINARY
 set -euo pipefail
 spikesim=$1
@@ -65,5 +65,17 @@ assert "layers.1.attn_query" in names and "layers.0.gla" in names
 z = r["totals"]["zero_fraction"]
 assert 0.6 < z < 0.75, z
 print(f"account spikingbrain-7b.json: zero fraction {z:.4f}")
+PY
+"$spikesim" account --config "$here/data/configs/spikingbrain-76b.json" --tokens 64 --chunk 64 --out "$tmp/acc76b" -q
+"$py" - "$tmp/acc76b/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+llm = r["run"]["llm"]
+assert abs(llm["parameters"] / 1e9 - 76.9) < 0.05 and abs(llm["active_parameters"] / 1e9 - 12.7) < 0.05, llm
+rows = {l["name"]: l for l in r["layers"]}
+assert rows["layers.3.mlp_in"]["kind"] == "moe" and rows["layers.3.mlp_in"]["coded"], rows["layers.3.mlp_in"]
+assert rows["layers.0.la_out"]["coded"] and rows["layers.0.linear_attn.gla"]["kind"] == "gla"
+print(f"account spikingbrain-76b.json: {llm['parameters'] / 1e9:.1f}B parameters, {llm['active_parameters'] / 1e9:.1f}B "
+      f"active, zero fraction {r['totals']['zero_fraction']:.4f}")
 PY
 echo "spikingbrain CLI: ok"

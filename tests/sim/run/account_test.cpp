@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "base/text.hpp"
 #include "models/error.hpp"
@@ -15,6 +16,7 @@
 #include "sim/plan/fuse.hpp"
 #include "sim/report/report.hpp"
 #include "sim/site/synapse.hpp"
+#include "tests/llm_fixtures.hpp"
 #include "tests/test_util.hpp"
 
 namespace spikesim::sim {
@@ -409,5 +411,68 @@ TEST(Account, SpikingBrain7BConfigWithTheFittedGeneratorMatchesTheFit) {
   EXPECT_EQ(old.report.run["activations"]["sigma"], 2.25);
 }
 
+// SpikingBrain-76B (reconstructed config, accounting only): GLA (key-gated) beside sliding-window / full
+// softmax attention over sink tokens, MoE with an ungated shared expert; the report's 76B / A12B.
+TEST(Account, SpikingBrain76BConfigCountsBothBranchesSinksAndRoutedExperts) {
+  const std::string config = std::string(SPIKESIM_SOURCE_DIR) + "/data/configs/spikingbrain-76b.json";
+  const models::LlmConfig c = load_llm_config(config, 1);
+  EXPECT_EQ(c.architecture, "SpikingBrain76B");
+  EXPECT_NEAR(static_cast<double>(c.parameter_count()) / 1e9, 76.9, 0.05);
+  EXPECT_NEAR(static_cast<double>(c.active_parameter_count()) / 1e9, 12.7, 0.05);
+  EXPECT_EQ(c.window[0], 4097);
+  EXPECT_EQ(c.window[6], 0);  // "gla+full"
+  EXPECT_FALSE(c.moe.sparse_layer(0));
+  EXPECT_TRUE(c.moe.sparse_layer(3));
+  EXPECT_THROW((void)models::load_hf_llm(config), models::ModelError);  // no weights exist: accounting only
+
+  AccountRequest req;
+  req.config = config;
+  req.tokens = 8;
+  req.chunk_tokens = 8;
+  req.site.measure_output_error = false;
+  const AccountResult acc = account(req);
+  // Softmax branch of layer 6 (full attention): every token attends its causal keys and the 128 sinks.
+  std::uint64_t keys = 0;
+  for (std::uint64_t t = 0; t < 8; ++t)
+    keys += t + 1 + 128;
+  const LayerRecord& q6 = record(acc, "layers.6.attn_query");
+  EXPECT_TRUE(q6.coded);
+  EXPECT_EQ(q6.counters.dense_macs, 2 * keys * 28U * 128U);
+  // MoE: each token's events reach the gate/up rows of its top-1 expert and of the shared expert.
+  const LayerRecord& moe = record(acc, "layers.3.mlp_in");
+  EXPECT_TRUE(moe.coded);
+  EXPECT_EQ(moe.counters.sops, moe.counters.spikes * (2U * 18944U + 2U * 18944U));
+  EXPECT_EQ(moe.counters.uncoded_macs, 8U * 2U * 18944U * 3584U);  // the two down projections
+  EXPECT_TRUE(record(acc, "layers.3.la_out").coded);
+  EXPECT_FALSE(record(acc, "layers.3.router").coded);
+  EXPECT_EQ(record(acc, "layers.3.linear_attn.gla").counters.dense_macs, 8U * (4U + 28U) * 128U * 128U);
+}
+
+TEST(Account, SpikingBrain76BValuesSpikesimDoesNotImplementAreRefusedByKey) {
+  const test::ScratchDir dir;
+  const auto original = nlohmann::json::parse(
+      test::read_file(std::string(SPIKESIM_SOURCE_DIR) + "/data/configs/spikingbrain-76b.json"));
+  const auto message = [&](const nlohmann::json& j) {
+    std::ofstream(dir / "c.json") << j.dump();
+    try {
+      (void)load_llm_config(dir / "c.json", 1);
+    } catch (const models::ModelError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  nlohmann::json j = original;
+  j["linear_attention"]["feature_map"] = "relu";
+  EXPECT_NE(message(j).find("linear_attention.feature_map"), std::string::npos) << message(j);
+  j = original;
+  j["layer_types"][3] = "gla+mamba";
+  EXPECT_NE(message(j).find("layer_types[3]"), std::string::npos) << message(j);
+  j = original;
+  j["mlp_layer_types"].erase(0);
+  EXPECT_NE(message(j).find("mlp_layer_types"), std::string::npos) << message(j);
+  j = original;
+  j["sink_tokens"]["per_layer"] = true;
+  EXPECT_NE(message(j).find("sink_tokens.per_layer"), std::string::npos) << message(j);
+}
 }  // namespace
 }  // namespace spikesim::sim
