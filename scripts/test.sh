@@ -25,7 +25,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 echo "== $(date +%T) format and lint"
 scripts/lint.sh build/release
-fuzz_seconds=${SPIKESIM_FUZZ_SECONDS:-30}
+fuzz_seconds=${SPIKESIM_FUZZ_SECONDS:-20}
 if ((fuzz_seconds > 0)); then
   echo "== $(date +%T) fuzzing (${fuzz_seconds} s per target)"
   scripts/fuzz.sh "$fuzz_seconds"
