@@ -148,7 +148,8 @@ struct SiluMulStep {};
 struct MoeStep {
   std::int64_t experts = 0, top_k = 0, dim = 0, hidden = 0, shared_hidden = 0;
   bool norm_topk_prob = true;
-  bool shared_gated = true;  // the shared expert's output is scaled by its sigmoid gate (the last gate_up row)
+  bool shared_gated =
+      true;  // the shared expert's output is scaled by its sigmoid gate (the last gate_up row)
   std::vector<std::shared_ptr<LinearWeights>> gate_up;  // [experts]: [2 hidden][dim], gate rows then up rows
   std::vector<std::shared_ptr<LinearWeights>> down;     // [experts]: [dim][hidden]
   std::shared_ptr<LinearWeights> shared_gate_up;        // [2 shared_hidden (+ 1)][dim]: the last row is the

@@ -30,7 +30,8 @@ TEST(DefaultHybrid, MatchesTheNumpyReference) {
   EXPECT_EQ(model.network.tensor(models::gla_swa_embed_tensor_name).dtype, models::DType::f16);
   ASSERT_EQ(model.config.layer_kinds.size(), 6U);
   for (std::size_t l = 0; l < 6; ++l)
-    EXPECT_EQ(model.config.layer_kinds[l], l % 2 == 1 ? models::LayerKind::attention : models::LayerKind::gla);
+    EXPECT_EQ(model.config.layer_kinds[l],
+              l % 2 == 1 ? models::LayerKind::attention : models::LayerKind::gla);
   const nlohmann::json ref = reference();
   EXPECT_LT(ref["torch_vs_reference_max_abs"].get<double>(), 1e-10);  // the trainer's torch == numpy
   const auto tokens = ref["tokens"].get<std::vector<std::int32_t>>();
