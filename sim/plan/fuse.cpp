@@ -1,9 +1,24 @@
 #include "sim/plan/fuse.hpp"
 
 #include <algorithm>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <map>
 
 namespace spikesim::sim {
+
+namespace {
+
+// Returns free heap pages to the system (glibc keeps freed chunks below its dynamic mmap threshold, up to
+// 32 MiB, resident in the heap, so the peak RSS of lowering a model would keep every freed copy).
+void release_free_heap() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+}  // namespace
 
 LinearWeights concat_projections(const std::string& name, const std::vector<const LinearWeights*>& parts) {
   LinearWeights w;
@@ -94,6 +109,13 @@ void fuse_shared_inputs(Plan& plan) {
       fused.name = name;
       lin.weights = std::make_shared<LinearWeights>(concat_projections(name, parts));
       first = std::move(fused);
+      // The projections' own copies go now, not with their steps at the end: a 7B model's unfused k, v and
+      // up projections would otherwise all be held beside the fused ones (BENCHMARKS.md §6: 1.29x the weight
+      // file at peak). Their heap pages are handed back to the system at once.
+      for (const std::size_t i : group) {
+        if (i != group.front()) plan.steps[i].as<LinearStep>().weights.reset();
+      }
+      release_free_heap();
     } else if (!first.site.empty()) {
       first.name = first.site;
       first.as<LinearStep>().weights->name = first.site;
