@@ -20,6 +20,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iomanip>
 #include <iostream>
@@ -38,6 +39,16 @@ long peak_rss_kib() {
   return u.ru_maxrss;
 }
 
+// Resident set now (kB, /proc/self/status VmRSS), and the peak so far: where the memory goes.
+void print_rss(const char* stage) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0)
+      std::cout << "RSS " << stage << ": " << line.substr(6) << " (peak " << peak_rss_kib() << " kB)\n";
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -54,7 +65,9 @@ int main(int argc, char** argv) {
                           {"gemm", "0"}});
   try {
     const models::LlmModel model = sim::load_llm(args.str("model"));
+    print_rss("after loading");
     const sim::Plan plan = sim::lower_llm(model);  // SpikingBrain's sites: qkv, o, gateup
+    print_rss("after lowering");
     const models::LlmConfig& config = model.config;
     std::vector<std::int32_t> ids;
     std::string text_name = args.str("text");
@@ -116,6 +129,7 @@ int main(int argc, char** argv) {
       double macs = 0.0;
       for (const auto& r : records)
         macs += static_cast<double>(r.counters.dense_macs);
+      print_rss("after one dense run");
       const auto t = bench::time_interleaved({[&] { prefill(dense); }}, rounds);
       const double plan_gmacs = macs / bench::median(t[0]) * 1e-9;
       const Eigen::MatrixXf a = Eigen::MatrixXf::Random(n, config.dim);

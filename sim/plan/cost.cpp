@@ -100,7 +100,7 @@ SiteCounters coded_attention_cost(const AttentionStep& a, std::int64_t rows, Pos
   c.dense_macs = 2 * qk;
   c.uncoded_macs = qk;  // probabilities x values
   c.elementwise_ops = 3 * u64(a.heads) * keys;
-  if (a.kv_int8) c.elementwise_ops += 3 * 2 * u64(rows * a.kv_heads * a.head_dim);
+  if (a.kv_int8) c.elementwise_ops += u64(6 * rows * a.kv_heads * a.head_dim);
   return c;
 }
 

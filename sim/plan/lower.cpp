@@ -1045,6 +1045,9 @@ class Lowering {
       if (!std::isfinite(widen(t.bytes.data(), type, i)))
         (void)float_values(t);  // throws naming the position
     }
+    // The check paged the whole tensor in; whoever reads it next pages in what it needs (the transposition
+    // a block at a time), so a large matrix is not resident twice, mapped and copied, at the lowering's peak.
+    models::release_mapped_pages(t.bytes);
   }
 
   int lower_embedding(models::Vertex v, const models::Op& op) {
@@ -1055,7 +1058,7 @@ class Lowering {
     e.vocab = t.shape[0];
     e.dim = t.shape[1];
     if (!options_.shape_only) {  // a view of the stored table, in its dtype: rows are widened when looked up
-      check_finite_stored(t);
+      check_finite_stored(t);  // (a run then pages in only its tokens' rows)
       e.table = t.bytes.data();
       e.type = weight_type(t);
     }

@@ -270,7 +270,7 @@ Json llm_config_json(const models::LlmConfig& c) {
   if (!c.layer_kinds.empty()) {  // GLAswa: each layer's mixer, the GLA gate, INT8 K / V
     std::vector<std::string> types;
     for (std::int64_t l = 0; l < c.n_layers; ++l)
-      types.push_back(c.kind_of(l) == models::LayerKind::gla ? "gla" : "swa");
+      types.emplace_back(c.kind_of(l) == models::LayerKind::gla ? "gla" : "swa");
     j["layer_types"] = types;
     j["gla_gate_low_rank"] = c.gla_rank();
     j["gate_logit_normalizer"] = c.gla_normaliser;
