@@ -1058,7 +1058,7 @@ class Lowering {
     e.vocab = t.shape[0];
     e.dim = t.shape[1];
     if (!options_.shape_only) {  // a view of the stored table, in its dtype: rows are widened when looked up
-      check_finite_stored(t);  // (a run then pages in only its tokens' rows)
+      check_finite_stored(t);    // (a run then pages in only its tokens' rows)
       e.table = t.bytes.data();
       e.type = weight_type(t);
     }
