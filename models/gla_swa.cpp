@@ -4,21 +4,12 @@
 #include <set>
 
 #include "base/text.hpp"
+#include "models/hf_llm.hpp"
 
 namespace spikesim::models {
 
 namespace {
-
 using Config = JsonAt<ModelError>;
-
-std::int32_t token_id(const Config& j, const std::string& key, std::int32_t fallback) {
-  if (!j.has(key)) return fallback;
-  const Config v = j.at(key);
-  if (v.is_array())
-    return v.size() == 0 ? fallback : static_cast<std::int32_t>(v.at(0).integer(0, max_llm_vocab - 1));
-  return static_cast<std::int32_t>(v.integer(0, max_llm_vocab - 1));
-}
-
 }  // namespace
 
 LlmConfig read_gla_swa_config(const Config& j, std::int64_t default_context) {
@@ -73,8 +64,8 @@ LlmConfig read_gla_swa_config(const Config& j, std::int64_t default_context) {
   c.o_bias = false;
   c.mlp_bias = false;
   c.rope = RopeStyle::half;
-  c.bos_id = token_id(j, "bos_token_id", 1);
-  c.eos_id = token_id(j, "eos_token_id", 2);
+  c.bos_id = config_token_id(j, "bos_token_id", 1);
+  c.eos_id = config_token_id(j, "eos_token_id", 2);
   c.gla_normaliser = j.number_or("gate_logit_normalizer", 16.0, 0.0);
   if (!(c.gla_normaliser > 0.0)) j.at("gate_logit_normalizer").fail("must be positive");
   c.gla_low_rank = j.integer_or("gate_low_rank_dim", -1, 1, max_llm_width);  // -1: from the tensors

@@ -21,18 +21,17 @@ namespace {
 using nlohmann::json;
 using Config = JsonAt<ModelError>;
 
-// bos_token_id / eos_token_id: an id, a list of ids (the first counts), or absent.
-std::int32_t token_id(const Config& j, const std::string& key, std::int32_t fallback) {
+}  // namespace
+
+std::int32_t config_token_id(const JsonAt<ModelError>& j, const std::string& key, std::int32_t fallback) {
   if (!j.has(key)) return fallback;
-  const Config v = j.at(key);
+  const JsonAt<ModelError> v = j.at(key);
   if (v.is_array()) {
     if (v.size() == 0) return fallback;
     return static_cast<std::int32_t>(v.at(0).integer(0, max_llm_vocab - 1));
   }
   return static_cast<std::int32_t>(v.integer(0, max_llm_vocab - 1));
 }
-
-}  // namespace
 
 std::filesystem::path hf_config_path(const std::filesystem::path& model) {
   std::error_code ec;
@@ -290,8 +289,8 @@ LlmConfig read_hf_config(const std::filesystem::path& config_json, std::int64_t 
   }
   c.qk_norm = arch == "Qwen3ForCausalLM" || arch == "Qwen3MoeForCausalLM";
   c.rope = RopeStyle::half;
-  c.bos_id = token_id(j, "bos_token_id", 1);
-  c.eos_id = token_id(j, "eos_token_id", 2);
+  c.bos_id = config_token_id(j, "bos_token_id", 1);
+  c.eos_id = config_token_id(j, "eos_token_id", 2);
   const auto act = j.string_or("hidden_act", "silu");
   if (act != "silu") throw ModelError(cat(file, ": hidden_act '", act, "' not supported (expected silu)"));
   read_window(j, c);

@@ -23,10 +23,16 @@
 #include <string>
 #include <vector>
 
+#include "base/json.hpp"
+#include "models/error.hpp"
 #include "models/llm.hpp"
 #include "models/safetensors.hpp"
 
 namespace spikesim::models {
+
+// bos_token_id / eos_token_id of a config.json: an id, a list of ids (the first counts), or absent
+// (fallback).
+std::int32_t config_token_id(const JsonAt<ModelError>& j, const std::string& key, std::int32_t fallback);
 
 // The checkpoint's config.json for a directory, a .safetensors file or a config.json; empty when none.
 std::filesystem::path hf_config_path(const std::filesystem::path& model);

@@ -1045,9 +1045,6 @@ class Lowering {
       if (!std::isfinite(widen(t.bytes.data(), type, i)))
         (void)float_values(t);  // throws naming the position
     }
-    // The check paged the whole tensor in; whoever reads it next pages in what it needs (the transposition
-    // a block at a time), so a large matrix is not resident twice, mapped and copied, at the lowering's peak.
-    models::release_mapped_pages(t.bytes);
   }
 
   int lower_embedding(models::Vertex v, const models::Op& op) {
@@ -1058,7 +1055,9 @@ class Lowering {
     e.vocab = t.shape[0];
     e.dim = t.shape[1];
     if (!options_.shape_only) {  // a view of the stored table, in its dtype: rows are widened when looked up
-      check_finite_stored(t);    // (a run then pages in only its tokens' rows)
+      check_finite_stored(t);
+      // The check paged the whole table in; a run touches only its tokens' rows (which page back in).
+      models::release_mapped_pages(t.bytes);
       e.table = t.bytes.data();
       e.type = weight_type(t);
     }

@@ -203,6 +203,11 @@ struct Step {
 
   [[nodiscard]] StepKind kind() const { return static_cast<StepKind>(params.index()); }
   [[nodiscard]] bool synaptic() const { return kind() == StepKind::linear || kind() == StepKind::conv; }
+  // A site the selection can code: synaptic steps, a MoE block (its mlp_in input) and SpikingBrain's SWA
+  // attention (its query, when the loader named a site for it).
+  [[nodiscard]] bool site_candidate() const {
+    return synaptic() || kind() == StepKind::moe || (kind() == StepKind::attention && !site.empty());
+  }
   template <class T>
   [[nodiscard]] const T& as() const {
     return std::get<T>(params);

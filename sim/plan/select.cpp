@@ -52,9 +52,7 @@ bool matches(const std::string& pattern, const Step& s) {
 void select_sites(Plan& plan, const SiteSelection& sel) {
   std::vector<Step*> sites;
   for (Step& s : plan.steps) {
-    // A MoE block: its mlp_in site; SpikingBrain's SWA attention: its attn_query site.
-    if (s.synaptic() || s.kind() == StepKind::moe || (s.kind() == StepKind::attention && !s.site.empty()))
-      sites.push_back(&s);
+    if (s.site_candidate()) sites.push_back(&s);
   }
   auto site_list = [&] {
     std::string known;

@@ -170,9 +170,9 @@ AccountResult account(const AccountRequest& request) {
     std::size_t ordinal = 0;
     for (std::size_t i = 0; i < plan.steps.size(); ++i) {
       const Step& s = plan.steps[i];
-      const bool query = s.kind() == StepKind::attention && !s.site.empty();
+      if (!s.site_candidate()) continue;
+      const bool query = s.kind() == StepKind::attention;
       const bool moe = s.kind() == StepKind::moe;
-      if (!s.synaptic() && !query && !moe) continue;
       const std::size_t site_ordinal = ordinal++;
       if (!s.coded) continue;
       Source src{i, 0, 0, 1, nullptr, ""};
